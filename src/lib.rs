@@ -11,5 +11,6 @@ pub mod report;
 pub mod rng;
 pub mod runfolder;
 pub mod scenario;
+pub mod simulate;
 pub mod time;
 pub mod workload;

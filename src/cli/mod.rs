@@ -1,3 +1,67 @@
 //! The command line: clap definitions, the only place that prints and picks exit codes.
+//!
+//! Exit codes: 0 success, 1 a requested check failed, 2 bad input or any other error.
+
+pub mod check;
 pub mod fit_workload;
+pub mod run;
 pub mod summarize;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// demeter-sim: a deterministic digital twin of Apache Flink jobs under autoscaling policies.
+#[derive(Parser, Debug)]
+#[command(name = "demeter-sim", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// With no subcommand: run this scenario (same as `demeter-sim run SCENARIO`).
+    #[command(flatten)]
+    pub run: run::RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulate a scenario and write a run folder.
+    Run(run::RunArgs),
+    /// Validate a scenario (and the files it names) without running it.
+    Check(check::CheckArgs),
+    /// Print the summary table of simulated or recorded run folders.
+    Summarize(summarize::SummarizeArgs),
+    /// Fit a compact workload model to a recorded `timestamp|value` trace.
+    FitWorkload(fit_workload::FitWorkloadArgs),
+}
+
+/// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CheckFailed(pub String);
+
+/// Parses the arguments, runs the command and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::Summarize(args)) => summarize::run(args),
+        Some(Command::FitWorkload(args)) => fit_workload::run(args),
+        None if cli.run.scenario.is_some() => run::run(&cli.run),
+        None => {
+            eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<CheckFailed>().is_some() => {
+            eprintln!("check failed: {e:#}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

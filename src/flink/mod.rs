@@ -1,1 +1,13 @@
-//! (in progress)
+//! The Flink twin: job models, the vertex graph, the fluid/discrete-event job, Kafka metrics.
+pub mod config;
+pub mod failure;
+pub mod graph;
+pub mod kafka_metrics;
+pub mod model;
+pub mod twin;
+
+pub use config::{JobConfig, SchedulerMode};
+pub use failure::{FailureKind, FailurePlan, FailureSchedule};
+pub use graph::JobGraph;
+pub use model::{JobModel, JobModelSpec};
+pub use twin::{JobStatus, Twin, TwinSetup};

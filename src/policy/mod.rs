@@ -1,1 +1,110 @@
-//! (in progress)
+//! Policies: the `Policy` trait (observation in, actions out), what they observe and how they act.
+//!
+//! A policy sees only what a real Flink deployment would show it ([`Observation`]: REST and
+//! Prometheus metrics, job state, the configuration) and acts only through [`Action`]s, so the
+//! same object runs against the twin and against a live cluster.
+
+mod observation;
+mod static_policy;
+
+pub use observation::{JobState, Observation, VertexObservation};
+pub use static_policy::StaticPolicy;
+
+use crate::flink::JobConfig;
+use crate::scenario::PolicySpec;
+use crate::time::SimDuration;
+
+/// What a policy may ask the backend to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Stop with a savepoint and redeploy with a new configuration (the operator's savepoint
+    /// upgrade; Demeter, DS2 as run in the experiments).
+    Redeploy(JobConfig),
+    /// Set per-vertex parallelism in place through the adaptive scheduler (restart from the
+    /// latest checkpoint).
+    RescaleInPlace { parallelism: Vec<u32> },
+    /// Set the TaskManager replica count (an HPA on the TaskManager deployment).
+    SetTaskManagers(u32),
+}
+
+/// A control policy. Pure: no I/O, no wall clock; randomness only from its own stream.
+pub trait Policy: Send {
+    /// The name it was built under (a policy name or preset).
+    fn name(&self) -> &str;
+    /// How often the control loop asks it to decide.
+    fn interval(&self) -> SimDuration;
+    /// Looks at the job and returns what to change (often nothing).
+    fn decide(&mut self, observation: &Observation) -> Vec<Action>;
+}
+
+/// A policy name the registry does not know, or parameters it rejects.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("unknown policy {name:?}: expected one of {known}")]
+    Unknown { name: String, known: String },
+    #[error("policy {policy:?}: parameter `{key}`: {message}")]
+    Param {
+        policy: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Names accepted wherever a policy name is (policies and presets).
+pub const POLICY_NAMES: &[&str] = &["static"];
+
+/// Builds a policy from its name and parameters.
+pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
+    let _ = seed;
+    match spec.name.as_str() {
+        "static" => {
+            reject_unknown("static", &spec.params, &[])?;
+            Ok(Box::new(StaticPolicy::new()))
+        }
+        other => Err(PolicyError::Unknown {
+            name: other.to_string(),
+            known: POLICY_NAMES.join(", "),
+        }),
+    }
+}
+
+/// Fails on any parameter key not in `known`.
+pub fn reject_unknown(policy: &str, params: &toml::Table, known: &[&str]) -> Result<(), PolicyError> {
+    for key in params.keys() {
+        if !known.contains(&key.as_str()) {
+            return Err(PolicyError::Param {
+                policy: policy.to_string(),
+                key: key.clone(),
+                message: if known.is_empty() {
+                    "this policy takes no parameters".into()
+                } else {
+                    format!("unknown parameter; expected one of {}", known.join(", "))
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_names_and_params_are_rejected() {
+        let spec = PolicySpec {
+            name: "magic".into(),
+            params: toml::Table::new(),
+        };
+        let e = build(&spec, 1).err().unwrap().to_string();
+        assert!(e.contains("magic") && e.contains("static"), "{e}");
+        let mut params = toml::Table::new();
+        params.insert("target".into(), toml::Value::Float(0.5));
+        let spec = PolicySpec {
+            name: "static".into(),
+            params,
+        };
+        let e = build(&spec, 1).err().unwrap().to_string();
+        assert!(e.contains("`target`"), "{e}");
+    }
+}

@@ -1,0 +1,119 @@
+//! The simulated backend: the twin behind the `Backend` trait.
+
+use super::{Backend, BackendError};
+use crate::flink::{JobStatus, Twin};
+use crate::policy::{Action, JobState, Observation, VertexObservation};
+use crate::time::SimTime;
+
+/// Runs the twin; observations are built only from what Flink would expose.
+pub struct SimBackend {
+    twin: Twin,
+    workload_seen_s: usize,
+}
+
+impl SimBackend {
+    pub fn new(twin: Twin) -> Self {
+        SimBackend {
+            twin,
+            workload_seen_s: 0,
+        }
+    }
+    pub fn twin(&self) -> &Twin {
+        &self.twin
+    }
+    pub fn into_twin(self) -> Twin {
+        self.twin
+    }
+}
+
+impl Backend for SimBackend {
+    fn now(&self) -> SimTime {
+        self.twin.now()
+    }
+
+    fn horizon(&self) -> SimTime {
+        self.twin.horizon()
+    }
+
+    fn observe(&mut self) -> Result<Observation, BackendError> {
+        let t = &self.twin;
+        let graph = t.graph();
+        let max_par = t.model().spec.job.max_parallelism;
+        let running = t.status() == JobStatus::Running;
+        let vertices = graph
+            .vertices
+            .iter()
+            .enumerate()
+            .map(|(v, vx)| {
+                let p = t.parallelism()[v].max(1) as f64;
+                let sec = &t.last_second()[v];
+                VertexObservation {
+                    name: vx.name.clone(),
+                    parallelism: t.parallelism()[v],
+                    max_parallelism: max_par,
+                    is_source: vx.is_source,
+                    is_window: vx.is_window,
+                    inputs: vx
+                        .inputs
+                        .iter()
+                        .map(|&(u, ship)| (u, ship == crate::flink::model::ShipStrategy::Hash))
+                        .collect(),
+                    busy_time_ms_per_s: if running { sec.busy_ms / p } else { 0.0 },
+                    backpressured_time_ms_per_s: if running {
+                        sec.backpressured_ms / p
+                    } else {
+                        0.0
+                    },
+                    idle_time_ms_per_s: if running { sec.idle_ms / p } else { 0.0 },
+                    records_in_per_s: if running { sec.records_in } else { 0.0 },
+                    records_out_per_s: if running { sec.records_out } else { 0.0 },
+                }
+            })
+            .collect();
+        let history = t.workload_history();
+        let since = history[self.workload_seen_s.min(history.len())..].to_vec();
+        self.workload_seen_s = history.len();
+        let slots = t.slots_total();
+        let used = if running { t.config().max_parallelism().min(slots) } else { 0 };
+        Ok(Observation {
+            time: t.now(),
+            job_state: match t.status() {
+                JobStatus::Running => JobState::Running,
+                JobStatus::Restarting => JobState::Restarting,
+                JobStatus::Redeploying => JobState::Redeploying,
+            },
+            running_since: t.running_since(),
+            restarts: t.restarts(),
+            config: t.config().clone(),
+            vertices,
+            task_managers: t.task_managers_registered(),
+            task_slots_total: slots,
+            task_slots_available: slots - used,
+            pending_records: t.pending_records(),
+            source_records_in_total: t.records_consumed_total(),
+            throughput_rps: t.throughput_rps(),
+            consumer_lag: t.consumer_lag(),
+            latency_ms: t.latency_ms(),
+            cpu_load: t.cpu_load(),
+            last_checkpoint: t.last_checkpoint().map(|(_, at, d)| (at, d.as_ms())),
+            workload_rps_since_last: since,
+        })
+    }
+
+    fn apply(&mut self, action: &Action) -> Result<(), BackendError> {
+        match action {
+            Action::Redeploy(config) => self.twin.redeploy(config.clone()),
+            Action::RescaleInPlace { parallelism } => self.twin.rescale_in_place(parallelism.clone()),
+            Action::SetTaskManagers(n) => {
+                self.twin.set_task_managers(*n);
+                Ok(())
+            }
+        }
+        .map_err(BackendError::Refused)
+    }
+
+    fn advance_until(&mut self, until: SimTime) -> Result<(), BackendError> {
+        self.twin.advance_until(until);
+        Ok(())
+    }
+}

@@ -1,0 +1,347 @@
+//! Job models: the parameter file of one Flink job (`models/*.toml`), parsed and validated.
+//!
+//! A job model says what the job is (operators, chaining, selectivities, per-record costs) and how
+//! it behaves on a cluster (capacity versus CPU and memory per slot, latency floor, Kafka metric
+//! semantics, checkpoint cost, restart phases, CPU load). Every number in a model file carries its
+//! source in a comment next to it. `JobModelSpec` is the file as written (unknown keys rejected);
+//! `JobModel` is the checked form the twin runs on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::SpecError;
+
+/// What an operator does; decides how it shows up in the graph and in the latency metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorKind {
+    Source,
+    Map,
+    Filter,
+    FlatMap,
+    Window,
+    Sink,
+}
+
+/// How records travel from an operator's input to it (Flink's ship strategy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipStrategy {
+    /// One-to-one; chainable when parallelism matches.
+    #[default]
+    Forward,
+    /// keyBy: all-to-all by key hash.
+    Hash,
+    /// Round robin, all-to-all.
+    Rebalance,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    pub name: String,
+    pub kind: OperatorKind,
+    /// CPU time per input record on a reference core (speed 1.0) with one full core per slot.
+    pub cost_us: f64,
+    /// Output records per input record.
+    #[serde(default = "one")]
+    pub selectivity: f64,
+    /// Upstream operators; empty means "the previous operator in the list" (none for a source).
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    #[serde(default)]
+    pub ship: ShipStrategy,
+    /// Residence time a record spends in a window before it is emitted (window operators).
+    #[serde(default)]
+    pub window_residence_ms: f64,
+    /// Keyed state held per subtask (checkpointed, restored on restart).
+    #[serde(default)]
+    pub state_mb: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Flink operator chaining (`pipeline.operator-chaining`).
+    pub chaining: bool,
+    /// Serialized bytes per record on the network (sizes in-flight buffers).
+    pub record_bytes: f64,
+    /// Max parallelism (key groups), the upper bound of any vertex's parallelism.
+    pub max_parallelism: u32,
+    /// CPU time per record for serialization + deserialization across a network (unchained) edge.
+    #[serde(default)]
+    pub network_cost_us: f64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// Latency of a record that does not wait anywhere (the metric's floor).
+    pub floor_ms: f64,
+    /// Standard deviation of the per-second metric around its modelled value.
+    pub jitter_ms: f64,
+    /// The operator whose histogram the metric reads; queues up to its vertex count.
+    pub measured_at: String,
+    /// The job subtracts window residence from the measured latency (YSB does).
+    #[serde(default)]
+    pub excludes_window_residence: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSpec {
+    /// Partitions of the input topic; caps the useful source parallelism.
+    pub partitions: u32,
+    /// Steady-state per-partition lag in seconds of that partition's rate (fetch pipelining).
+    pub fetch_lag_s: f64,
+    /// Kafka client metrics: `metrics.sample.window.ms` (s) and `metrics.num.samples`.
+    pub metric_sample_window_s: f64,
+    pub metric_samples: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySpec {
+    /// CPU share per slot at which `cost_us` was measured.
+    pub reference_cpu_per_slot: f64,
+    /// A subtask is one thread plus helpers: CPU per slot beyond this does not help.
+    pub max_cpu_per_subtask: f64,
+    /// Memory per slot below which throughput degrades (state caches, buffers, GC).
+    pub memory_working_set_mb: f64,
+    /// Throughput factor = (memory per slot / working set)^exponent below the working set.
+    pub memory_exponent: f64,
+    /// Universal-scalability contention: per-subtask efficiency = 1 / (1 + sigma (p - 1)).
+    pub scaling_contention: f64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Time from trigger to completion with no state and no backpressure.
+    pub duration_base_ms: f64,
+    /// Upload bandwidth to the checkpoint store per subtask (incremental state / duration).
+    pub upload_mb_per_s: f64,
+    /// Share of state uploaded per checkpoint (RocksDB incremental checkpoints).
+    pub incremental_fraction: f64,
+    /// Capacity lost while a snapshot is being taken (async part included).
+    pub overhead_fraction: f64,
+    /// `execution.checkpointing.timeout`.
+    pub timeout_s: f64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestartSpec {
+    /// `heartbeat.timeout` and `heartbeat.interval`: a lost TaskManager is declared dead
+    /// timeout minus U(0, interval) after its last heartbeat.
+    pub heartbeat_timeout_s: f64,
+    pub heartbeat_interval_s: f64,
+    /// Delay of the fixed-delay restart strategy.
+    pub restart_delay_s: f64,
+    /// From slots available to processing (task deployment, state restore start, source init):
+    /// drawn uniformly in [min, max] per restart.
+    pub deploy_min_s: f64,
+    pub deploy_max_s: f64,
+    /// State restore bandwidth per subtask.
+    pub restore_mb_per_s: f64,
+    /// Time for a new TaskManager pod to start and register.
+    pub tm_start_s: f64,
+    /// Stop-with-savepoint: fixed part of taking the savepoint.
+    pub savepoint_base_s: f64,
+    /// Redeploy: JobManager start + job submission on top of TaskManager start.
+    pub jm_start_s: f64,
+    /// Adaptive/reactive scheduler: wait for resources to stabilise before restarting.
+    pub resource_stabilization_s: f64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuLoadSpec {
+    /// JVM CPU load of an idle TaskManager (0..1 of its container).
+    pub idle: f64,
+    /// Added JVM CPU load per fully busy subtask per container core.
+    pub per_busy_subtask: f64,
+}
+
+/// A job model file as written.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobModelSpec {
+    pub job: JobSection,
+    pub operators: Vec<OperatorSpec>,
+    pub latency: LatencySpec,
+    pub kafka: KafkaSpec,
+    pub capacity: CapacitySpec,
+    pub checkpoint: CheckpointSpec,
+    pub restart: RestartSpec,
+    pub cpu_load: CpuLoadSpec,
+    /// Written by `demeter-sim calibrate`: which run the model was fitted on and the loss.
+    #[serde(default)]
+    pub calibration: Option<toml::Table>,
+}
+
+/// A checked job model.
+#[derive(Clone, Debug)]
+pub struct JobModel {
+    pub spec: JobModelSpec,
+}
+
+impl JobModel {
+    /// Checks every field; `file` names the model file in errors.
+    pub fn from_spec(spec: JobModelSpec, file: &str) -> Result<JobModel, SpecError> {
+        let err = |key: &str, expected: &str, found: String| SpecError::Invalid {
+            file: file.to_string(),
+            key: key.to_string(),
+            expected: expected.to_string(),
+            found,
+        };
+        if spec.operators.is_empty() {
+            return Err(err("operators", "at least one operator", "none".into()));
+        }
+        if spec.operators[0].kind != OperatorKind::Source {
+            return Err(err(
+                "operators[0].kind",
+                "\"source\" (the first operator reads Kafka)",
+                format!("{:?}", spec.operators[0].kind),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, op) in spec.operators.iter().enumerate() {
+            if !names.insert(op.name.as_str()) {
+                return Err(err(
+                    &format!("operators[{i}].name"),
+                    "a unique operator name",
+                    format!("duplicate {:?}", op.name),
+                ));
+            }
+            positive(&format!("operators[{i}].cost_us"), op.cost_us, 1e7, file)?;
+            non_negative(&format!("operators[{i}].selectivity"), op.selectivity, 1e6, file)?;
+            non_negative(
+                &format!("operators[{i}].window_residence_ms"),
+                op.window_residence_ms,
+                1e8,
+                file,
+            )?;
+            non_negative(&format!("operators[{i}].state_mb"), op.state_mb, 1e7, file)?;
+            for input in &op.inputs {
+                if !spec.operators[..i].iter().any(|o| &o.name == input) {
+                    return Err(err(
+                        &format!("operators[{i}].inputs"),
+                        "names of operators listed before this one",
+                        format!("{input:?}"),
+                    ));
+                }
+            }
+        }
+        if !spec
+            .operators
+            .iter()
+            .any(|o| o.name == spec.latency.measured_at)
+        {
+            return Err(err(
+                "latency.measured_at",
+                "the name of an operator",
+                format!("{:?}", spec.latency.measured_at),
+            ));
+        }
+        positive("job.record_bytes", spec.job.record_bytes, 1e9, file)?;
+        non_negative("job.network_cost_us", spec.job.network_cost_us, 1e7, file)?;
+        if spec.job.max_parallelism == 0 || spec.job.max_parallelism > 32_768 {
+            return Err(err(
+                "job.max_parallelism",
+                "an integer in 1..=32768",
+                spec.job.max_parallelism.to_string(),
+            ));
+        }
+        non_negative("latency.floor_ms", spec.latency.floor_ms, 1e7, file)?;
+        non_negative("latency.jitter_ms", spec.latency.jitter_ms, 1e7, file)?;
+        if spec.kafka.partitions == 0 || spec.kafka.partitions > 100_000 {
+            return Err(err(
+                "kafka.partitions",
+                "an integer in 1..=100000",
+                spec.kafka.partitions.to_string(),
+            ));
+        }
+        non_negative("kafka.fetch_lag_s", spec.kafka.fetch_lag_s, 3600.0, file)?;
+        positive(
+            "kafka.metric_sample_window_s",
+            spec.kafka.metric_sample_window_s,
+            3600.0,
+            file,
+        )?;
+        if spec.kafka.metric_samples == 0 || spec.kafka.metric_samples > 100 {
+            return Err(err(
+                "kafka.metric_samples",
+                "an integer in 1..=100",
+                spec.kafka.metric_samples.to_string(),
+            ));
+        }
+        let c = &spec.capacity;
+        positive("capacity.reference_cpu_per_slot", c.reference_cpu_per_slot, 256.0, file)?;
+        positive("capacity.max_cpu_per_subtask", c.max_cpu_per_subtask, 256.0, file)?;
+        positive("capacity.memory_working_set_mb", c.memory_working_set_mb, 1e7, file)?;
+        non_negative("capacity.memory_exponent", c.memory_exponent, 10.0, file)?;
+        non_negative("capacity.scaling_contention", c.scaling_contention, 1.0, file)?;
+        let k = &spec.checkpoint;
+        non_negative("checkpoint.duration_base_ms", k.duration_base_ms, 1e7, file)?;
+        positive("checkpoint.upload_mb_per_s", k.upload_mb_per_s, 1e6, file)?;
+        fraction("checkpoint.incremental_fraction", k.incremental_fraction, file)?;
+        fraction("checkpoint.overhead_fraction", k.overhead_fraction, file)?;
+        positive("checkpoint.timeout_s", k.timeout_s, 1e6, file)?;
+        let r = &spec.restart;
+        positive("restart.heartbeat_timeout_s", r.heartbeat_timeout_s, 3600.0, file)?;
+        non_negative("restart.heartbeat_interval_s", r.heartbeat_interval_s, r.heartbeat_timeout_s, file)?;
+        non_negative("restart.restart_delay_s", r.restart_delay_s, 3600.0, file)?;
+        non_negative("restart.deploy_min_s", r.deploy_min_s, 3600.0, file)?;
+        if r.deploy_max_s < r.deploy_min_s || r.deploy_max_s > 3600.0 {
+            return Err(err(
+                "restart.deploy_max_s",
+                "a number of seconds >= restart.deploy_min_s and <= 3600",
+                r.deploy_max_s.to_string(),
+            ));
+        }
+        positive("restart.restore_mb_per_s", r.restore_mb_per_s, 1e6, file)?;
+        non_negative("restart.tm_start_s", r.tm_start_s, 3600.0, file)?;
+        non_negative("restart.savepoint_base_s", r.savepoint_base_s, 3600.0, file)?;
+        non_negative("restart.jm_start_s", r.jm_start_s, 3600.0, file)?;
+        non_negative("restart.resource_stabilization_s", r.resource_stabilization_s, 3600.0, file)?;
+        fraction("cpu_load.idle", spec.cpu_load.idle, file)?;
+        non_negative("cpu_load.per_busy_subtask", spec.cpu_load.per_busy_subtask, 1.0, file)?;
+        Ok(JobModel { spec })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.job.name
+    }
+}
+
+fn check(key: &str, v: f64, ok: bool, expected: String, file: &str) -> Result<(), SpecError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::Invalid {
+            file: file.to_string(),
+            key: key.to_string(),
+            expected,
+            found: v.to_string(),
+        })
+    }
+}
+
+pub(crate) fn positive(key: &str, v: f64, max: f64, file: &str) -> Result<(), SpecError> {
+    check(key, v, v.is_finite() && v > 0.0 && v <= max, format!("a number > 0 and <= {max}"), file)
+}
+
+pub(crate) fn non_negative(key: &str, v: f64, max: f64, file: &str) -> Result<(), SpecError> {
+    check(key, v, v.is_finite() && v >= 0.0 && v <= max, format!("a number >= 0 and <= {max}"), file)
+}
+
+pub(crate) fn fraction(key: &str, v: f64, file: &str) -> Result<(), SpecError> {
+    check(key, v, v.is_finite() && (0.0..=1.0).contains(&v), "a fraction in 0..=1".into(), file)
+}

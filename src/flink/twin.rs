@@ -1,0 +1,1159 @@
+//! The twin: one Flink job on a cluster, advanced by fluid ticks between discrete events.
+//!
+//! Between events, records move as rates: Kafka accumulates the offered load, the source reads
+//! what the job can take, each vertex processes what its capacity and its downstream buffers
+//! allow (backpressure), and per-second metrics are emitted the way Flink, Kafka and Prometheus
+//! showed them in the recorded experiments. Discrete events (checkpoints, failures, heartbeat
+//! timeouts, TaskManager registration, restarts, reconfigurations) change the job's state at
+//! exact instants. Nothing here does I/O or reads a wall clock.
+
+use std::collections::VecDeque;
+
+use rand::Rng;
+use rand_distr::{Distribution, Normal};
+
+use super::config::{JobConfig, SchedulerMode};
+use super::failure::{FailureKind, FailurePlan};
+use super::graph::JobGraph;
+use super::kafka_metrics::SampledStat;
+use super::model::{JobModel, ShipStrategy};
+use crate::engine::EventQueue;
+use crate::rng::{stream, SimRng};
+use crate::runfolder::Series;
+use crate::time::{SimDuration, SimTime};
+
+/// Flink's network buffer defaults: 32 KiB segments, 2 exclusive buffers per channel, 8 floating
+/// buffers per input gate (`taskmanager.memory.segment-size`, `...network.memory.buffers-per-channel`,
+/// `...floating-buffers-per-gate`).
+const SEGMENT_BYTES: f64 = 32_768.0;
+const BUFFERS_PER_CHANNEL: f64 = 2.0;
+const FLOATING_BUFFERS_PER_GATE: f64 = 8.0;
+
+/// Everything fixed for one run.
+pub struct TwinSetup {
+    pub model: JobModel,
+    pub config: JobConfig,
+    pub scheduler: SchedulerMode,
+    /// Relative speed of the nodes the TaskManagers run on (cloud server = 1.0).
+    pub node_speed: f64,
+    /// Offered load per simulated second (already scaled and with noise).
+    pub workload_rps: Vec<f64>,
+    pub tick: SimDuration,
+    pub horizon: SimTime,
+    pub failures: Option<FailurePlan>,
+    pub seed: u64,
+    /// Epoch second of simulated time zero (for the run folder's timestamps).
+    pub start_epoch: i64,
+}
+
+/// Whether the job is processing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStatus {
+    Running,
+    /// Failed over or rescaling: tasks cancelled, waiting for slots or deploying.
+    Restarting,
+    /// Stopped with a savepoint, being redeployed with a new configuration.
+    Redeploying,
+}
+
+/// How a restart was caused; decides whether records are replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RestartCause {
+    Failover,
+    InPlaceRescale,
+    ReactiveRescale,
+    Redeploy,
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    CheckpointTrigger { attempt: u64 },
+    CheckpointComplete { attempt: u64, id: u64 },
+    CheckpointTimeout { attempt: u64, id: u64 },
+    FailureDue { index: usize },
+    FailureInject { index: usize },
+    TaskManagerLost { count: u32, fatal: bool },
+    TaskManagersRegistered { count: u32 },
+    Resume { attempt: u64 },
+    SavepointDone { attempt: u64 },
+    ReactiveRestart { generation: u64 },
+}
+
+/// One line of `events.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRecord {
+    pub time: SimTime,
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+/// Per-vertex Flink metrics over the last completed second.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VertexSecond {
+    pub busy_ms: f64,
+    pub backpressured_ms: f64,
+    pub idle_ms: f64,
+    pub records_in: f64,
+    pub records_out: f64,
+}
+
+/// The six recorded series plus what the run folder needs.
+#[derive(Clone, Debug, Default)]
+pub struct TwinSeries {
+    pub latency_ms: Series,
+    pub throughput_rps: Series,
+    pub consumer_lag: Series,
+    pub cpu_load: Series,
+    pub task_managers: Series,
+    pub task_slots: Series,
+    pub workload_rps: Series,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CompletedCheckpoint {
+    id: u64,
+    offset: f64,
+    completed_at: SimTime,
+    duration: SimDuration,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingCheckpoint {
+    id: u64,
+    offset: f64,
+    triggered_at: SimTime,
+}
+
+/// A configuration change waiting for the current restart to finish.
+#[derive(Clone, Debug)]
+struct PendingRedeploy {
+    config: JobConfig,
+}
+
+/// The twin's state.
+pub struct Twin {
+    setup: TwinSetup,
+    graph: JobGraph,
+    queue: EventQueue<Event>,
+    now: SimTime,
+    config: JobConfig,
+    /// Parallelism each vertex runs with now.
+    parallelism: Vec<u32>,
+    status: JobStatus,
+    attempt: u64,
+    running_since: SimTime,
+    /// When the current deployment (job id) started: checkpoint history is per deployment.
+    deployment_started: SimTime,
+    restarts: u32,
+    reconfigurations: u32,
+
+    // TaskManagers.
+    tm_registered: u32,
+    /// Registered TaskManagers that are unreachable (network delay) but not yet declared lost.
+    tm_unreachable: u32,
+    /// TaskManager pods the cluster should run (native deployments, HPA replica count).
+    tm_target: u32,
+    tm_starting: u32,
+    reactive_generation: u64,
+
+    // Kafka and the fluid state.
+    produced: f64,
+    consumed: f64,
+    arrivals: VecDeque<(u64, f64)>,
+    queued: Vec<f64>,
+    buffer_capacity: Vec<f64>,
+    base_capacity_rps: Vec<f64>,
+    on_latency_path: Vec<bool>,
+    waiting_for_slots: bool,
+    resume_not_before: SimTime,
+
+    // Checkpoints.
+    next_checkpoint_id: u64,
+    pending_checkpoint: Option<PendingCheckpoint>,
+    completed: Option<CompletedCheckpoint>,
+    pending_redeploy: Option<PendingRedeploy>,
+    redeploy_offset: Option<f64>,
+
+    // Failures.
+    due: Vec<SimTime>,
+    failures_injected: Vec<SimTime>,
+    failures_skipped: u32,
+
+    // Metrics.
+    rate_stat: SampledStat,
+    lag_stat: SampledStat,
+    second_acc: Vec<VertexSecond>,
+    last_second: Vec<VertexSecond>,
+    last_latency_ms: Option<f64>,
+    last_throughput_rps: Option<f64>,
+    last_lag: Option<f64>,
+    last_cpu_load: Option<f64>,
+    series: TwinSeries,
+    events: Vec<EventRecord>,
+    configs: Vec<(SimTime, JobConfig)>,
+
+    rng_failures: SimRng,
+    rng_restart: SimRng,
+    rng_metrics: SimRng,
+    jitter: Normal<f64>,
+}
+
+impl Twin {
+    /// Builds the twin and deploys the job at time zero (running from the start, as the
+    /// recorded runs are: their window begins once the job is up).
+    pub fn new(setup: TwinSetup) -> Twin {
+        let graph = JobGraph::build(&setup.model);
+        let mut rng_failures = stream(setup.seed, "failures");
+        let due = setup
+            .failures
+            .as_ref()
+            .map(|p| p.due_times(setup.horizon, &mut rng_failures))
+            .unwrap_or_default();
+        let kafka = &setup.model.spec.kafka;
+        let jitter_ms = setup.model.spec.latency.jitter_ms;
+        let n = graph.len();
+        let on_latency_path = latency_path(&graph);
+        let config = setup.config.clone();
+        let tm = config.task_managers();
+        let mut twin = Twin {
+            rate_stat: SampledStat::rate(kafka.metric_sample_window_s, kafka.metric_samples),
+            lag_stat: SampledStat::max(kafka.metric_sample_window_s, kafka.metric_samples),
+            graph,
+            queue: EventQueue::new(),
+            now: SimTime::ZERO,
+            parallelism: vec![0; n],
+            status: JobStatus::Running,
+            attempt: 0,
+            running_since: SimTime::ZERO,
+            deployment_started: SimTime::ZERO,
+            restarts: 0,
+            reconfigurations: 0,
+            tm_registered: tm,
+            tm_unreachable: 0,
+            tm_target: tm,
+            tm_starting: 0,
+            reactive_generation: 0,
+            produced: 0.0,
+            consumed: 0.0,
+            arrivals: VecDeque::from([(0, 0.0)]),
+            queued: vec![0.0; n],
+            buffer_capacity: vec![0.0; n],
+            base_capacity_rps: vec![0.0; n],
+            on_latency_path,
+            waiting_for_slots: false,
+            resume_not_before: SimTime::ZERO,
+            next_checkpoint_id: 1,
+            pending_checkpoint: None,
+            completed: None,
+            pending_redeploy: None,
+            redeploy_offset: None,
+            due,
+            failures_injected: Vec::new(),
+            failures_skipped: 0,
+            second_acc: vec![VertexSecond::default(); n],
+            last_second: vec![VertexSecond::default(); n],
+            last_latency_ms: None,
+            last_throughput_rps: None,
+            last_lag: None,
+            last_cpu_load: None,
+            series: TwinSeries::default(),
+            events: Vec::new(),
+            configs: vec![(SimTime::ZERO, config.clone())],
+            config,
+            rng_failures,
+            rng_restart: stream(setup.seed, "restart"),
+            rng_metrics: stream(setup.seed, "metrics"),
+            jitter: Normal::new(0.0, jitter_ms).expect("validated jitter"),
+            setup,
+        };
+        twin.apply_parallelism();
+        for (i, t) in twin.due.clone().into_iter().enumerate() {
+            twin.queue.schedule(t, Event::FailureDue { index: i });
+        }
+        twin.start_checkpointing();
+        twin.log("job_running", format!("parallelism {}", twin.parallelism_text()));
+        twin
+    }
+
+    // ----- read access (what a backend may turn into an observation) -----
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    pub fn horizon(&self) -> SimTime {
+        self.setup.horizon
+    }
+    pub fn graph(&self) -> &JobGraph {
+        &self.graph
+    }
+    pub fn model(&self) -> &JobModel {
+        &self.setup.model
+    }
+    pub fn config(&self) -> &JobConfig {
+        &self.config
+    }
+    pub fn scheduler(&self) -> SchedulerMode {
+        self.setup.scheduler
+    }
+    pub fn status(&self) -> JobStatus {
+        self.status
+    }
+    pub fn running_since(&self) -> SimTime {
+        self.running_since
+    }
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+    pub fn reconfigurations(&self) -> u32 {
+        self.reconfigurations
+    }
+    pub fn parallelism(&self) -> &[u32] {
+        &self.parallelism
+    }
+    pub fn task_managers_registered(&self) -> u32 {
+        self.tm_registered
+    }
+    pub fn task_managers_target(&self) -> u32 {
+        self.tm_target
+    }
+    pub fn slots_total(&self) -> u32 {
+        self.tm_registered * self.config.task_slots
+    }
+    /// Records in Kafka not yet read by the job (Flink's `pendingRecords`, summed).
+    pub fn pending_records(&self) -> f64 {
+        (self.produced - self.consumed).max(0.0)
+    }
+    /// Records read by the source so far (its accumulated `numRecordsIn`).
+    pub fn records_consumed_total(&self) -> f64 {
+        self.consumed
+    }
+    pub fn last_second(&self) -> &[VertexSecond] {
+        &self.last_second
+    }
+    pub fn latency_ms(&self) -> Option<f64> {
+        self.last_latency_ms
+    }
+    pub fn throughput_rps(&self) -> Option<f64> {
+        self.last_throughput_rps
+    }
+    pub fn consumer_lag(&self) -> Option<f64> {
+        self.last_lag
+    }
+    pub fn cpu_load(&self) -> Option<f64> {
+        self.last_cpu_load
+    }
+    /// Offered load in the current second.
+    pub fn workload_rps(&self) -> f64 {
+        self.rate_at(self.now)
+    }
+    /// The recorded workload so far (what Demeter reads from the generators).
+    pub fn workload_history(&self) -> &[f64] {
+        let s = (self.now.as_secs() as usize).min(self.setup.workload_rps.len());
+        &self.setup.workload_rps[..s]
+    }
+    pub fn last_checkpoint(&self) -> Option<(u64, SimTime, SimDuration)> {
+        self.completed.map(|c| (c.id, c.completed_at, c.duration))
+    }
+    pub fn failures_injected(&self) -> &[SimTime] {
+        &self.failures_injected
+    }
+    pub fn failures_skipped(&self) -> u32 {
+        self.failures_skipped
+    }
+    pub fn events(&self) -> &[EventRecord] {
+        &self.events
+    }
+    pub fn series(&self) -> &TwinSeries {
+        &self.series
+    }
+    pub fn config_timeline(&self) -> &[(SimTime, JobConfig)] {
+        &self.configs
+    }
+    pub fn start_epoch(&self) -> i64 {
+        self.setup.start_epoch
+    }
+
+    // ----- commands (what a backend applies) -----
+
+    /// Stop with a savepoint and redeploy with `config` (the Flink operator's savepoint
+    /// upgrade). Refused unless the job is running.
+    pub fn redeploy(&mut self, config: JobConfig) -> Result<(), String> {
+        if self.status != JobStatus::Running {
+            return Err(format!("job is {:?}, not running", self.status));
+        }
+        if self.pending_redeploy.is_some() {
+            return Err("a redeploy is already in progress".into());
+        }
+        let r = &self.setup.model.spec.restart;
+        let state_mb = self.state_mb_per_subtask();
+        let sp = SimDuration::from_secs_f64(
+            r.savepoint_base_s + state_mb / self.setup.model.spec.checkpoint.upload_mb_per_s,
+        );
+        self.log(
+            "savepoint_triggered",
+            format!("for redeploy to {}", config_text(&config)),
+        );
+        self.pending_redeploy = Some(PendingRedeploy { config });
+        self.queue.schedule(
+            self.now + sp,
+            Event::SavepointDone {
+                attempt: self.attempt,
+            },
+        );
+        Ok(())
+    }
+
+    /// In-place rescale through the adaptive scheduler: per-vertex parallelism, restart from
+    /// the latest checkpoint.
+    pub fn rescale_in_place(&mut self, parallelism: Vec<u32>) -> Result<(), String> {
+        if self.setup.scheduler != SchedulerMode::Adaptive {
+            return Err("in-place rescale needs the adaptive scheduler".into());
+        }
+        if self.status != JobStatus::Running {
+            return Err(format!("job is {:?}, not running", self.status));
+        }
+        if parallelism.len() != self.graph.len() || parallelism.contains(&0) {
+            return Err(format!(
+                "expected {} parallelisms >= 1, got {:?}",
+                self.graph.len(),
+                parallelism
+            ));
+        }
+        let mut config = self.config.clone();
+        config.parallelism_overrides = parallelism.into_iter().map(Some).collect();
+        let needed = config.task_managers();
+        self.set_config(config);
+        self.set_task_managers(needed.max(self.tm_target));
+        self.reconfigurations += 1;
+        self.restart(RestartCause::InPlaceRescale);
+        Ok(())
+    }
+
+    /// Sets the number of TaskManager pods (the HPA's replica count). New pods register after
+    /// the pod start time; removed pods deregister at once.
+    pub fn set_task_managers(&mut self, count: u32) {
+        if count == self.tm_target {
+            return;
+        }
+        self.log(
+            "task_managers_target",
+            format!("{} -> {}", self.tm_target, count),
+        );
+        let have = self.tm_registered + self.tm_starting;
+        if count > have {
+            let add = count - have;
+            self.tm_starting += add;
+            let start = SimDuration::from_secs_f64(self.setup.model.spec.restart.tm_start_s);
+            self.queue
+                .schedule(self.now + start, Event::TaskManagersRegistered { count: add });
+        } else if count < self.tm_registered {
+            let remove = self.tm_registered - count;
+            self.tm_registered -= remove;
+            self.tm_unreachable = self.tm_unreachable.min(self.tm_registered);
+            self.on_task_managers_changed();
+        }
+        self.tm_target = count;
+    }
+
+    // ----- running -----
+
+    /// Advances to `until` (clamped to the horizon), processing every due event.
+    pub fn advance_until(&mut self, until: SimTime) {
+        let until = until.min(self.setup.horizon);
+        while self.now < until {
+            while let Some((_, ev)) = self.queue.pop_due(self.now) {
+                self.handle(ev);
+            }
+            // Fluid step to the next tick boundary, event or second boundary, whichever is first.
+            let tick_end = SimTime::from_ms((self.now.as_ms() / self.setup.tick.as_ms() + 1) * self.setup.tick.as_ms());
+            let second_end = SimTime::from_secs(self.now.as_secs() + 1);
+            let mut next = tick_end.min(second_end).min(until);
+            if let Some(t) = self.queue.peek_time() {
+                next = next.min(t.max(self.now));
+            }
+            if next > self.now {
+                self.step(next.since(self.now));
+                self.now = next;
+                if self.now.as_ms() % 1000 == 0 {
+                    self.end_of_second();
+                }
+            }
+        }
+        while let Some((_, ev)) = self.queue.pop_due(self.now) {
+            self.handle(ev);
+        }
+    }
+
+    fn rate_at(&self, t: SimTime) -> f64 {
+        let s = t.as_secs() as usize;
+        self.setup.workload_rps.get(s).copied().unwrap_or(0.0)
+    }
+
+    /// One fluid step of length `dt` within a single second.
+    fn step(&mut self, dt: SimDuration) {
+        let dt_s = dt.as_secs_f64();
+        let arriving = self.rate_at(self.now) * dt_s;
+        self.produced += arriving;
+        let end_ms = self.now.as_ms() + dt.as_ms();
+        self.arrivals.push_back((end_ms, self.produced));
+
+        let n = self.graph.len();
+        let mut processed = [0.0f64; 16];
+        let mut processed_heap;
+        let processed: &mut [f64] = if n <= 16 {
+            &mut processed[..n]
+        } else {
+            processed_heap = vec![0.0; n];
+            &mut processed_heap
+        };
+        let running = self.status == JobStatus::Running;
+        if running {
+            let checkpointing = self.pending_checkpoint.is_some();
+            let overhead = if checkpointing {
+                1.0 - self.setup.model.spec.checkpoint.overhead_fraction
+            } else {
+                1.0
+            };
+            let reachable = if self.tm_registered == 0 {
+                0.0
+            } else {
+                1.0 - self.tm_unreachable as f64 / self.tm_registered as f64
+            };
+            // Reverse pass: how much each vertex may process given downstream room.
+            let mut max_process = vec![0.0f64; n];
+            let mut accept = vec![0.0f64; n];
+            for v in (0..n).rev() {
+                let cap = self.base_capacity_rps[v] * overhead * reachable * dt_s;
+                let room = self.graph.outputs[v]
+                    .iter()
+                    .map(|&c| accept[c])
+                    .fold(f64::INFINITY, f64::min);
+                let sel = self.graph.vertices[v].selectivity;
+                let by_room = if sel > 0.0 { room / sel } else { f64::INFINITY };
+                max_process[v] = cap.min(by_room).max(0.0);
+                accept[v] = (self.buffer_capacity[v] - self.queued[v]).max(0.0) + max_process[v];
+            }
+            // Forward pass: move records.
+            let mut inflow = vec![0.0f64; n];
+            for v in 0..n {
+                let available = if self.graph.vertices[v].is_source {
+                    self.produced - self.consumed
+                } else {
+                    self.queued[v] + inflow[v]
+                };
+                let done = available.min(max_process[v]).max(0.0);
+                if self.graph.vertices[v].is_source {
+                    self.consumed += done;
+                } else {
+                    self.queued[v] = available - done;
+                }
+                processed[v] = done;
+                let out = done * self.graph.vertices[v].selectivity;
+                for &c in &self.graph.outputs[v] {
+                    inflow[c] += out;
+                }
+                let cap = self.base_capacity_rps[v] * overhead * reachable * dt_s;
+                let acc = &mut self.second_acc[v];
+                acc.records_in += done;
+                acc.records_out += out;
+                let dt_ms = dt_s * 1000.0;
+                if cap > 0.0 {
+                    let busy = (done / cap).min(1.0);
+                    let want = available.min(cap);
+                    let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy);
+                    acc.busy_ms += busy * dt_ms;
+                    acc.backpressured_ms += bp * dt_ms;
+                    acc.idle_ms += (1.0 - busy - bp) * dt_ms;
+                } else {
+                    acc.idle_ms += dt_ms;
+                }
+            }
+            let read = processed[0];
+            self.rate_stat.record(self.now + dt, read);
+            let partitions = self.effective_partitions() as f64;
+            let per_partition_lag = self.pending_records() / partitions
+                + self.setup.model.spec.kafka.fetch_lag_s * read / dt_s / partitions;
+            self.lag_stat.record(self.now + dt, per_partition_lag);
+        }
+        self.trim_arrivals();
+    }
+
+    /// Partitions each source subtask reads from, summed: the lag metric is per partition.
+    fn effective_partitions(&self) -> u32 {
+        self.setup.model.spec.kafka.partitions.max(1)
+    }
+
+    fn trim_arrivals(&mut self) {
+        let mut keep_from = self.consumed;
+        if let Some(c) = self.completed {
+            keep_from = keep_from.min(c.offset);
+        }
+        if let Some(p) = self.pending_checkpoint {
+            keep_from = keep_from.min(p.offset);
+        }
+        if let Some(o) = self.redeploy_offset {
+            keep_from = keep_from.min(o);
+        }
+        while self.arrivals.len() > 2 && self.arrivals[1].1 <= keep_from {
+            self.arrivals.pop_front();
+        }
+    }
+
+    /// When the record at Kafka position `offset` arrived (ms), interpolated within a tick.
+    fn arrival_ms(&self, offset: f64) -> f64 {
+        let i = self.arrivals.partition_point(|&(_, cum)| cum < offset);
+        if i >= self.arrivals.len() {
+            return self.now.as_ms() as f64;
+        }
+        if i == 0 {
+            return self.arrivals[0].0 as f64;
+        }
+        let (t0, c0) = self.arrivals[i - 1];
+        let (t1, c1) = self.arrivals[i];
+        if c1 <= c0 {
+            return t1 as f64;
+        }
+        t0 as f64 + (t1 - t0) as f64 * (offset - c0) / (c1 - c0)
+    }
+
+    fn end_of_second(&mut self) {
+        let epoch = self.setup.start_epoch + self.now.as_secs() as i64 - 1;
+        self.last_second = std::mem::replace(
+            &mut self.second_acc,
+            vec![VertexSecond::default(); self.graph.len()],
+        );
+        let running = self.status == JobStatus::Running;
+        let workload = self.rate_at(SimTime::from_secs(self.now.as_secs() - 1));
+        self.series.workload_rps.points.push((epoch, workload));
+        let tms = self.tm_registered as f64;
+        self.series.task_managers.points.push((epoch, tms));
+        self.series
+            .task_slots
+            .points
+            .push((epoch, tms * self.config.task_slots as f64));
+        if running {
+            let latency = self.latency_now();
+            self.last_latency_ms = Some(latency);
+            self.last_throughput_rps = self.rate_stat.measure(self.now);
+            self.last_lag = self.lag_stat.measure(self.now);
+            self.series.latency_ms.points.push((epoch, latency));
+            if let Some(v) = self.last_throughput_rps {
+                self.series.throughput_rps.points.push((epoch, v));
+            }
+            if let Some(v) = self.last_lag {
+                self.series.consumer_lag.points.push((epoch, v));
+            }
+        } else {
+            self.last_latency_ms = None;
+            self.last_throughput_rps = None;
+            self.last_lag = None;
+        }
+        if self.tm_registered > 0 {
+            let cpu = self.cpu_load_now();
+            self.last_cpu_load = Some(cpu);
+            self.series.cpu_load.points.push((epoch, cpu));
+        } else {
+            self.last_cpu_load = None;
+        }
+    }
+
+    /// The latency metric as the experiments measured it: floor + time the record at the head
+    /// of Kafka waited + time in in-flight buffers up to the measuring operator (+ window
+    /// residence unless the job subtracts it), with per-second jitter.
+    fn latency_now(&mut self) -> f64 {
+        let spec = &self.setup.model.spec.latency;
+        let head_wait_ms = (self.now.as_ms() as f64 - self.arrival_ms(self.consumed)).max(0.0);
+        let mut buffer_ms = 0.0;
+        for v in 0..self.graph.len() {
+            if !self.on_latency_path[v] {
+                continue;
+            }
+            let rate = self.last_second[v].records_in;
+            if self.queued[v] > 0.0 && rate > 0.0 {
+                buffer_ms += self.queued[v] / rate * 1000.0;
+            }
+            if !spec.excludes_window_residence {
+                buffer_ms += self.graph.vertices[v].window_residence_ms;
+            }
+        }
+        let noise = self.jitter.sample(&mut self.rng_metrics);
+        (spec.floor_ms + head_wait_ms + buffer_ms + noise).max(0.0)
+    }
+
+    /// Mean JVM CPU load over TaskManagers: idle load plus the busy subtasks' share of cores.
+    fn cpu_load_now(&self) -> f64 {
+        let spec = &self.setup.model.spec.cpu_load;
+        let busy_subtasks: f64 = (0..self.graph.len())
+            .map(|v| self.last_second[v].busy_ms / 1000.0)
+            .zip(self.parallelism.iter())
+            .map(|(b, &p)| b * p as f64)
+            .sum();
+        let cores = self.tm_registered as f64 * self.config.cpu;
+        (spec.idle + spec.per_busy_subtask * busy_subtasks / cores).clamp(0.0, 1.0)
+    }
+
+    // ----- events -----
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::CheckpointTrigger { attempt } if attempt == self.attempt => {
+                self.trigger_checkpoint()
+            }
+            Event::CheckpointComplete { attempt, id } if attempt == self.attempt => {
+                if let Some(p) = self.pending_checkpoint.filter(|p| p.id == id) {
+                    let started = p.triggered_at;
+                    self.completed = Some(CompletedCheckpoint {
+                        id,
+                        offset: p.offset,
+                        completed_at: self.now,
+                        duration: self.now.saturating_since(started),
+                    });
+                    self.pending_checkpoint = None;
+                    self.log("checkpoint_completed", format!("id {id}"));
+                }
+            }
+            Event::CheckpointTimeout { attempt, id } if attempt == self.attempt => {
+                if self.pending_checkpoint.is_some_and(|p| p.id == id) {
+                    self.pending_checkpoint = None;
+                    self.log("checkpoint_failed", format!("id {id}: timeout"));
+                }
+            }
+            Event::FailureDue { index } => self.failure_due(index),
+            Event::FailureInject { index } => self.inject(index),
+            Event::TaskManagerLost { count, fatal } => {
+                let count = count.min(self.tm_registered);
+                self.tm_registered -= count;
+                self.tm_unreachable = self.tm_unreachable.saturating_sub(count);
+                self.log("task_manager_lost", format!("{count} lost"));
+                if fatal && self.status == JobStatus::Running {
+                    self.restart(RestartCause::Failover);
+                } else {
+                    self.on_task_managers_changed();
+                }
+            }
+            Event::TaskManagersRegistered { count } => {
+                let count = count.min(self.tm_starting);
+                self.tm_starting -= count;
+                self.tm_registered += count;
+                self.log(
+                    "task_managers_registered",
+                    format!("+{count}, now {}", self.tm_registered),
+                );
+                self.on_task_managers_changed();
+            }
+            Event::Resume { attempt } if attempt == self.attempt => self.resume(),
+            Event::SavepointDone { attempt } if attempt == self.attempt => self.savepoint_done(),
+            Event::ReactiveRestart { generation } if generation == self.reactive_generation => {
+                if self.status == JobStatus::Running {
+                    let slots = self.slots_total().min(self.setup.model.spec.job.max_parallelism);
+                    if slots > 0 && slots != self.parallelism[0] {
+                        self.reconfigurations += 1;
+                        self.restart(RestartCause::ReactiveRescale);
+                    }
+                }
+            }
+            _ => {} // A timer of an earlier attempt: the restart cancelled it.
+        }
+    }
+
+    fn start_checkpointing(&mut self) {
+        let at = self.now + self.config.checkpoint_interval;
+        self.queue.schedule(
+            at,
+            Event::CheckpointTrigger {
+                attempt: self.attempt,
+            },
+        );
+    }
+
+    fn trigger_checkpoint(&mut self) {
+        // Periodic: the next trigger is one interval after this one.
+        self.start_checkpointing();
+        if self.status != JobStatus::Running || self.pending_checkpoint.is_some() {
+            return;
+        }
+        let id = self.next_checkpoint_id;
+        self.next_checkpoint_id += 1;
+        let spec = self.setup.model.spec.checkpoint.clone();
+        // Barrier alignment: the barrier waits behind the records already in flight.
+        let alignment_s: f64 = (0..self.graph.len())
+            .map(|v| {
+                let rate = self.base_capacity_rps[v];
+                if rate > 0.0 {
+                    self.queued[v] / rate
+                } else {
+                    0.0
+                }
+            })
+            .sum();
+        let upload_s =
+            self.state_mb_per_subtask() * spec.incremental_fraction / spec.upload_mb_per_s;
+        let duration_s = spec.duration_base_ms / 1000.0 + alignment_s + upload_s;
+        self.pending_checkpoint = Some(PendingCheckpoint {
+            id,
+            offset: self.consumed,
+            triggered_at: self.now,
+        });
+        self.log("checkpoint_triggered", format!("id {id}"));
+        if duration_s > spec.timeout_s {
+            self.queue.schedule(
+                self.now + SimDuration::from_secs_f64(spec.timeout_s),
+                Event::CheckpointTimeout {
+                    attempt: self.attempt,
+                    id,
+                },
+            );
+        } else {
+            self.queue.schedule(
+                self.now + SimDuration::from_secs_f64(duration_s),
+                Event::CheckpointComplete {
+                    attempt: self.attempt,
+                    id,
+                },
+            );
+        }
+    }
+
+    fn state_mb_per_subtask(&self) -> f64 {
+        self.graph
+            .vertices
+            .iter()
+            .zip(&self.parallelism)
+            .map(|(v, &p)| v.state_mb / p.max(1) as f64)
+            .fold(0.0, f64::max)
+    }
+
+    fn failure_due(&mut self, index: usize) {
+        let Some(plan) = self.setup.failures.clone() else {
+            return;
+        };
+        // The experiments' injector asks Flink for the last completed checkpoint; the call
+        // fails while the job restarts or before its first checkpoint, and the failure is lost.
+        let ready = self.status == JobStatus::Running && self.completed.is_some();
+        if !ready {
+            self.failures_skipped += 1;
+            self.log(
+                "failure_skipped",
+                format!("#{}: job {:?} or no completed checkpoint", index + 1, self.status),
+            );
+            return;
+        }
+        let wait = match (plan.align_before_checkpoint, self.completed) {
+            (Some(before), Some(c)) => {
+                let since_ack = self.now.since(c.completed_at).as_secs_f64();
+                self.config.checkpoint_interval.as_secs_f64() - since_ack - before.as_secs_f64()
+            }
+            _ => 0.0,
+        };
+        if wait > 0.0 {
+            self.queue.schedule(
+                self.now + SimDuration::from_secs_f64(wait),
+                Event::FailureInject { index },
+            );
+        } else {
+            self.inject(index);
+        }
+    }
+
+    fn inject(&mut self, index: usize) {
+        let Some(plan) = self.setup.failures.clone() else {
+            return;
+        };
+        if self.status != JobStatus::Running || self.tm_registered == 0 {
+            self.failures_skipped += 1;
+            self.log("failure_skipped", format!("#{}: job not running", index + 1));
+            return;
+        }
+        self.failures_injected.push(self.now);
+        let r = self.setup.model.spec.restart.clone();
+        // Detection: the JobManager last heard a heartbeat up to one interval ago.
+        let heartbeat_detection = SimDuration::from_secs_f64(
+            r.heartbeat_timeout_s - self.rng_failures.random::<f64>() * r.heartbeat_interval_s,
+        );
+        match plan.kind {
+            FailureKind::NetworkDelay { duration } => {
+                self.log(
+                    "failure_injected",
+                    format!("#{}: network delay on one TaskManager for {duration}", index + 1),
+                );
+                if duration > heartbeat_detection {
+                    self.tm_unreachable += 1;
+                    self.queue.schedule(
+                        self.now + heartbeat_detection,
+                        Event::TaskManagerLost {
+                            count: 1,
+                            fatal: true,
+                        },
+                    );
+                    self.tm_starting += 1;
+                    self.queue.schedule(
+                        self.now + duration,
+                        Event::TaskManagersRegistered { count: 1 },
+                    );
+                }
+            }
+            FailureKind::TaskManagerCrash { detection } => {
+                self.log(
+                    "failure_injected",
+                    format!("#{}: TaskManager crash", index + 1),
+                );
+                self.tm_unreachable += 1;
+                self.queue.schedule(
+                    self.now + detection,
+                    Event::TaskManagerLost {
+                        count: 1,
+                        fatal: true,
+                    },
+                );
+                self.tm_starting += 1;
+                let replace = detection + SimDuration::from_secs_f64(r.tm_start_s);
+                self.queue
+                    .schedule(self.now + replace, Event::TaskManagersRegistered { count: 1 });
+            }
+            FailureKind::NodeLoss {
+                task_managers,
+                down_for,
+            } => {
+                let count = task_managers.min(self.tm_registered);
+                self.log(
+                    "failure_injected",
+                    format!("#{}: node loss ({count} TaskManagers) for {down_for}", index + 1),
+                );
+                self.tm_unreachable += count;
+                self.queue.schedule(
+                    self.now + heartbeat_detection,
+                    Event::TaskManagerLost { count, fatal: true },
+                );
+                self.tm_starting += count;
+                self.queue.schedule(
+                    self.now + down_for.max(heartbeat_detection),
+                    Event::TaskManagersRegistered { count },
+                );
+            }
+        }
+    }
+
+    /// Cancels all tasks and starts a new attempt.
+    fn restart(&mut self, cause: RestartCause) {
+        self.attempt += 1;
+        self.restarts += 1;
+        self.status = if cause == RestartCause::Redeploy {
+            JobStatus::Redeploying
+        } else {
+            JobStatus::Restarting
+        };
+        self.pending_checkpoint = None;
+        // In-flight records are lost; the source rewinds to the last completed checkpoint
+        // (a savepoint redeploy rewinds to the savepoint, which is exact).
+        let rewind_to = match cause {
+            RestartCause::Redeploy => self.redeploy_offset.unwrap_or(self.consumed),
+            _ => self
+                .completed
+                .map(|c| c.offset)
+                .or(self.redeploy_offset)
+                .unwrap_or(0.0),
+        };
+        let replay = (self.consumed - rewind_to).max(0.0);
+        self.consumed = rewind_to;
+        self.queued.iter_mut().for_each(|q| *q = 0.0);
+        let r = &self.setup.model.spec.restart;
+        let delay = match cause {
+            RestartCause::Failover => r.restart_delay_s,
+            RestartCause::InPlaceRescale | RestartCause::ReactiveRescale => {
+                r.resource_stabilization_s.min(r.restart_delay_s.max(0.0))
+            }
+            RestartCause::Redeploy => r.jm_start_s,
+        };
+        self.resume_not_before = self.now + SimDuration::from_secs_f64(delay);
+        self.waiting_for_slots = true;
+        self.log(
+            "job_restarting",
+            format!("{cause:?}: replaying {replay:.0} records"),
+        );
+        self.try_deploy();
+    }
+
+    fn slots_needed(&self) -> u32 {
+        match self.setup.scheduler {
+            SchedulerMode::Reactive => 1,
+            _ => self.config.max_parallelism(),
+        }
+    }
+
+    /// If the restarting job has its slots, schedule the end of deployment.
+    fn try_deploy(&mut self) {
+        if !self.waiting_for_slots || self.slots_total() < self.slots_needed() {
+            return;
+        }
+        self.waiting_for_slots = false;
+        if self.setup.scheduler == SchedulerMode::Reactive {
+            self.apply_parallelism();
+        }
+        let r = &self.setup.model.spec.restart;
+        let deploy = r.deploy_min_s + self.rng_restart.random::<f64>() * (r.deploy_max_s - r.deploy_min_s);
+        let restore = self.state_mb_per_subtask() / r.restore_mb_per_s;
+        let start = self.now.max(self.resume_not_before);
+        self.queue.schedule(
+            start + SimDuration::from_secs_f64(deploy + restore),
+            Event::Resume {
+                attempt: self.attempt,
+            },
+        );
+    }
+
+    fn resume(&mut self) {
+        self.status = JobStatus::Running;
+        self.running_since = self.now;
+        self.apply_parallelism();
+        self.start_checkpointing();
+        self.log("job_running", format!("parallelism {}", self.parallelism_text()));
+    }
+
+    fn on_task_managers_changed(&mut self) {
+        match self.status {
+            JobStatus::Restarting | JobStatus::Redeploying => self.try_deploy(),
+            JobStatus::Running => {
+                if self.setup.scheduler == SchedulerMode::Reactive {
+                    self.reactive_generation += 1;
+                    let wait = SimDuration::from_secs_f64(
+                        self.setup.model.spec.restart.resource_stabilization_s,
+                    );
+                    self.queue.schedule(
+                        self.now + wait,
+                        Event::ReactiveRestart {
+                            generation: self.reactive_generation,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn savepoint_done(&mut self) {
+        let Some(p) = self.pending_redeploy.take() else {
+            return;
+        };
+        self.redeploy_offset = Some(self.consumed);
+        self.log("savepoint_completed", String::new());
+        // The operator deletes the JobManager and TaskManager pods and creates new ones.
+        self.tm_registered = 0;
+        self.tm_unreachable = 0;
+        self.set_config(p.config);
+        self.reconfigurations += 1;
+        self.restart(RestartCause::Redeploy);
+        self.completed = None; // a new job: no checkpoint history
+        self.deployment_started = self.now;
+        let tms = self.config.task_managers();
+        self.tm_target = tms;
+        self.tm_starting = tms;
+        let r = &self.setup.model.spec.restart;
+        self.queue.schedule(
+            self.now + SimDuration::from_secs_f64(r.jm_start_s + r.tm_start_s),
+            Event::TaskManagersRegistered { count: tms },
+        );
+    }
+
+    fn set_config(&mut self, config: JobConfig) {
+        self.log("config_changed", config_text(&config));
+        self.configs.push((self.now, config.clone()));
+        self.config = config;
+    }
+
+    /// Recomputes the running parallelism, capacities and buffers from config and slots.
+    fn apply_parallelism(&mut self) {
+        let max_par = self.setup.model.spec.job.max_parallelism;
+        for v in 0..self.graph.len() {
+            let p = match self.setup.scheduler {
+                SchedulerMode::Reactive => self.slots_total().max(1),
+                _ => self.config.parallelism(v),
+            };
+            self.parallelism[v] = p.clamp(1, max_par);
+        }
+        let spec = &self.setup.model.spec;
+        let c = &spec.capacity;
+        let cpu_per_slot = self.config.cpu / self.config.task_slots as f64;
+        let cpu_factor = cpu_per_slot.min(c.max_cpu_per_subtask) / c.reference_cpu_per_slot;
+        let memory_per_slot_mb = self.config.memory_mb as f64 / self.config.task_slots as f64;
+        let memory_factor = if memory_per_slot_mb >= c.memory_working_set_mb {
+            1.0
+        } else {
+            (memory_per_slot_mb / c.memory_working_set_mb).powf(c.memory_exponent)
+        };
+        for v in 0..self.graph.len() {
+            let vx = &self.graph.vertices[v];
+            let p = self.parallelism[v] as f64;
+            let useful = if vx.is_source {
+                p.min(spec.kafka.partitions as f64)
+            } else {
+                p
+            };
+            let efficiency = 1.0 / (1.0 + c.scaling_contention * (p - 1.0));
+            let per_subtask = 1e6 / vx.cost_us_per_record
+                * cpu_factor
+                * memory_factor
+                * self.setup.node_speed
+                * efficiency;
+            self.base_capacity_rps[v] = useful * per_subtask;
+            // In-flight buffers: the receiving input gates plus the senders' subpartitions.
+            let channels = vx
+                .inputs
+                .iter()
+                .map(|&(u, ship)| match ship {
+                    ShipStrategy::Forward => 1.0,
+                    _ => self.parallelism[u] as f64,
+                })
+                .sum::<f64>();
+            let buffers = 2.0 * p * (BUFFERS_PER_CHANNEL * channels + FLOATING_BUFFERS_PER_GATE);
+            self.buffer_capacity[v] = if vx.inputs.is_empty() {
+                0.0
+            } else {
+                buffers * SEGMENT_BYTES / spec.job.record_bytes
+            };
+        }
+    }
+
+    fn parallelism_text(&self) -> String {
+        self.parallelism
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn log(&mut self, kind: &'static str, detail: String) {
+        self.events.push(EventRecord {
+            time: self.now,
+            kind,
+            detail,
+        });
+    }
+
+    /// Per-vertex capacity in records/s of vertex input at full speed (for tests and reports).
+    pub fn capacity_rps(&self) -> &[f64] {
+        &self.base_capacity_rps
+    }
+}
+
+/// Vertices whose in-flight buffers a record passes before the latency is measured.
+fn latency_path(graph: &JobGraph) -> Vec<bool> {
+    let mut on = vec![false; graph.len()];
+    let mut stack = vec![graph.latency_vertex];
+    while let Some(v) = stack.pop() {
+        if !on[v] {
+            on[v] = true;
+            stack.extend(graph.vertices[v].inputs.iter().map(|&(u, _)| u));
+        }
+    }
+    on
+}
+
+pub fn config_text(c: &JobConfig) -> String {
+    format!(
+        "scaleOut {} taskSlots {} cpu {} memory {} MB chkInt {} ms",
+        c.scale_out,
+        c.task_slots,
+        c.cpu,
+        c.memory_mb,
+        c.checkpoint_interval.as_ms()
+    )
+}
