@@ -39,6 +39,7 @@ pub struct Prepared {
 /// Everything a run produced.
 pub struct RunResult {
     pub twin: Twin,
+    pub failures_scheduled: usize,
     pub decisions: Vec<Decision>,
     pub seed: u64,
     pub policy_name: String,
@@ -108,6 +109,7 @@ pub fn execute(prepared: Prepared, on_progress: impl FnMut(SimTime, SimTime)) ->
         mut policy,
         seed,
         policy_name,
+        failures_scheduled,
         ..
     } = prepared;
     let mut backend = SimBackend::new(Twin::new(setup));
@@ -116,6 +118,7 @@ pub fn execute(prepared: Prepared, on_progress: impl FnMut(SimTime, SimTime)) ->
     debug_assert!(backend.now() >= backend.horizon());
     RunResult {
         twin: backend.into_twin(),
+        failures_scheduled,
         decisions,
         seed,
         policy_name,
@@ -139,6 +142,7 @@ impl RunResult {
             task_managers: s.task_managers.clone(),
             task_slots: s.task_slots.clone(),
             failures: t.failures_injected().iter().map(|&f| epoch(f)).collect(),
+            scheduled_failures: Some(self.failures_scheduled as u32),
             configs: t
                 .config_timeline()
                 .iter()
@@ -174,6 +178,7 @@ pub struct Manifest {
     pub tick_ms: u64,
     pub start_epoch: i64,
     pub window_s: i64,
+    pub scheduled_failures: usize,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -201,6 +206,7 @@ pub fn write_extras(dir: &Path, scenario: &Scenario, result: &RunResult) -> std:
         tick_ms: scenario.tick.as_ms(),
         start_epoch: t.start_epoch(),
         window_s: t.horizon().as_secs() as i64,
+        scheduled_failures: result.failures_scheduled,
     };
     let mut written = Vec::new();
     let p = dir.join("manifest.json");

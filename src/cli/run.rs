@@ -61,7 +61,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     let written = write_run_folder(&out, &scenario, &result, scenario.plots && !args.no_plots)?;
     if !args.quiet {
-        let summary = crate::report::summarize(&result.run_data());
+        let mut summary = crate::report::summarize(&result.run_data());
+        summary.run = out.display().to_string();
         println!(
             "{} | policy {} | seed {} | {}",
             scenario.name,
@@ -69,7 +70,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             result.seed,
             out.display()
         );
-        println!("{}", crate::report::render_table(&[(out.display().to_string(), summary)]));
+        println!("{}", crate::report::render_table(&[summary]));
         println!(
             "restarts {}, reconfigurations {}, failures skipped {}, {} files written",
             result.twin.restarts(),

@@ -1,1 +1,4 @@
 mod summarize;
+mod twin;
+mod cli;
+mod determinism;

@@ -1,0 +1,263 @@
+//! The twin's mechanisms, one test each, driven through the library on the shipped YSB model.
+
+use demeter_sim::flink::*;
+use demeter_sim::scenario::load_model;
+use demeter_sim::time::{SimDuration, SimTime};
+
+fn ysb() -> JobModel {
+    load_model(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml")).unwrap()
+}
+
+fn static_config(scale_out: u32, interval_s: u64) -> JobConfig {
+    JobConfig {
+        scale_out,
+        task_slots: 1,
+        cpu: 1.0,
+        memory_mb: 4096,
+        checkpoint_interval: SimDuration::from_secs(interval_s),
+        parallelism_overrides: vec![],
+    }
+}
+
+fn setup(model: JobModel, config: JobConfig, rate_rps: f64, secs: u64, failures: Option<FailurePlan>) -> TwinSetup {
+    TwinSetup {
+        model,
+        config,
+        scheduler: SchedulerMode::Default,
+        node_speed: 1.0,
+        workload_rps: vec![rate_rps; secs as usize],
+        tick: SimDuration::from_secs(1),
+        horizon: SimTime::from_secs(secs),
+        failures,
+        seed: 1,
+        start_epoch: 0,
+    }
+}
+
+fn one_delay_at(t_s: u64) -> FailurePlan {
+    FailurePlan {
+        kind: FailureKind::NetworkDelay { duration: SimDuration::from_secs(30) },
+        schedule: FailureSchedule::At(vec![SimTime::from_secs(t_s)]),
+        align_before_checkpoint: None,
+    }
+}
+
+/// The true backlog (Kafka pending records), sampled every second.
+fn pending_by_second(twin: &mut Twin, secs: u64) -> Vec<f64> {
+    let mut out = vec![];
+    for s in 1..=secs {
+        twin.advance_until(SimTime::from_secs(s));
+        out.push(twin.pending_records());
+    }
+    out
+}
+
+#[test]
+fn failure_replays_since_last_checkpoint_and_drains_at_capacity_minus_rate() {
+    let rate = 40_000.0;
+    let mut twin = Twin::new(setup(ysb(), static_config(24, 10), rate, 400, Some(one_delay_at(205))));
+    let capacity = twin.capacity_rps()[0];
+    let pending = pending_by_second(&mut twin, 400);
+    let events = twin.events().to_vec();
+    let lost = events.iter().find(|e| e.kind == "task_manager_lost").unwrap().time;
+    let resumed = events.iter().filter(|e| e.kind == "job_running").nth(1).unwrap().time;
+    // The last checkpoint before the failure was triggered at 200 s: the failover rewinds the
+    // source to it, so at resume the backlog is the input from 200 s until resume.
+    let at_resume = pending[resumed.as_secs() as usize - 1];
+    let expected = rate * (resumed.as_secs_f64() - 200.0);
+    assert!((at_resume - expected).abs() / expected < 0.05, "backlog {at_resume} vs {expected}");
+    assert!(lost.as_secs_f64() >= 205.0 + 15.0 && lost.as_secs_f64() <= 205.0 + 20.0, "detected at {lost}");
+    // Drain speed just after resume: capacity - rate (less the checkpoint overhead while snapshotting).
+    let r = resumed.as_secs() as usize;
+    let drained_per_s = (pending[r + 2] - pending[r + 12]) / 10.0;
+    let expected_drain = capacity - rate;
+    assert!(
+        (drained_per_s - expected_drain).abs() / expected_drain < 0.05,
+        "drains {drained_per_s}/s vs capacity - rate = {expected_drain}/s"
+    );
+    assert!(pending[399] < 1.0, "backlog left: {}", pending[399]);
+}
+
+#[test]
+fn longer_checkpoint_interval_lengthens_recovery() {
+    let recovery = |interval_s: u64| {
+        let mut twin = Twin::new(setup(ysb(), static_config(24, interval_s), 50_000.0, 900, Some(one_delay_at(305))));
+        let pending = pending_by_second(&mut twin, 900);
+        let resumed = twin.events().iter().filter(|e| e.kind == "job_running").nth(1).unwrap().time;
+        // Seconds from injection until the backlog is drained.
+        let drained = (resumed.as_secs() as usize..900).find(|&s| pending[s] < 1000.0).unwrap();
+        drained as f64 - 305.0
+    };
+    let short = recovery(10);
+    let long = recovery(90);
+    assert!(long > short + 20.0, "10 s interval: {short} s, 90 s interval: {long} s");
+}
+
+#[test]
+fn under_provisioned_configuration_makes_lag_grow() {
+    let mut twin = Twin::new(setup(ysb(), static_config(8, 10), 40_000.0, 600, None));
+    let capacity = twin.capacity_rps()[0];
+    assert!(capacity < 40_000.0, "8 subtasks should not keep up: {capacity}");
+    let pending = pending_by_second(&mut twin, 600);
+    let growth = (pending[599] - pending[299]) / 300.0;
+    assert!((growth - (40_000.0 - capacity)).abs() / (40_000.0 - capacity) < 0.05, "{growth}");
+    let lag_metric = twin.consumer_lag().unwrap();
+    assert!(lag_metric > 10_000.0, "{lag_metric}");
+}
+
+#[test]
+fn backpressure_from_a_slow_window_caps_the_source() {
+    // Make the window vertex the bottleneck by raising its per-record cost 40-fold.
+    let mut model = ysb();
+    let window = model.spec.operators.iter_mut().find(|o| o.name.starts_with("Window")).unwrap();
+    window.cost_us *= 40.0;
+    let mut twin = Twin::new(setup(model, static_config(24, 10), 60_000.0, 300, None));
+    let caps = twin.capacity_rps().to_vec();
+    let window_limit = caps[1] / 0.3333; // source records per second the window can take
+    assert!(window_limit < caps[0], "window must be the bottleneck: {caps:?}");
+    twin.advance_until(SimTime::from_secs(300));
+    let sec = twin.last_second();
+    assert!((sec[0].records_in - window_limit).abs() / window_limit < 0.03, "source reads {} vs {window_limit}", sec[0].records_in);
+    assert!(sec[0].backpressured_ms > 100.0, "source back-pressured {} ms/s", sec[0].backpressured_ms);
+    assert!(sec[1].busy_ms / 24.0 > 950.0, "window busy {} ms/s per subtask", sec[1].busy_ms / 24.0);
+    assert!(twin.pending_records() > 60_000.0 * 100.0 * 0.0 + (60_000.0 - window_limit) * 250.0);
+}
+
+#[test]
+fn capacity_follows_cpu_memory_node_speed_and_sublinear_scaling() {
+    let cap = |config: JobConfig, speed: f64| {
+        let mut s = setup(ysb(), config, 1000.0, 10, None);
+        s.node_speed = speed;
+        Twin::new(s).capacity_rps()[0]
+    };
+    let base = cap(static_config(24, 10), 1.0);
+    // Half a core per slot halves a subtask's rate.
+    let mut two_slots = static_config(24, 10);
+    two_slots.task_slots = 2;
+    assert!((cap(two_slots, 1.0) / base - 0.5).abs() < 1e-9);
+    // A Raspberry Pi core is 0.3 of a server core.
+    assert!((cap(static_config(24, 10), 0.3) / base - 0.3).abs() < 1e-9);
+    // Below the working set, memory per slot costs throughput.
+    let mut small = static_config(24, 10);
+    small.memory_mb = 1024;
+    small.task_slots = 8;
+    small.cpu = 8.0;
+    assert!(cap(small, 1.0) < base);
+    // Doubling parallelism less than doubles capacity.
+    let c12 = cap(static_config(12, 10), 1.0);
+    assert!(base < 2.0 * c12 && base > 1.8 * c12, "{base} vs {c12}");
+}
+
+#[test]
+fn chaining_fuses_operators_and_weights_costs_by_selectivity() {
+    let model = ysb();
+    let graph = JobGraph::build(&model);
+    assert_eq!(graph.len(), 2, "{:?}", graph.vertices.iter().map(|v| &v.name).collect::<Vec<_>>());
+    let source = &graph.vertices[0];
+    assert!(source.name.starts_with("Source: DeserializeBolt -> filter"));
+    // 193 + 3 + (3 + 75 + 2) / 3 + serialization 3 / 3.
+    assert!((source.cost_us_per_record - (193.0 + 3.0 + 80.0 * 0.3333 + 3.0 * 0.3333)).abs() < 1e-9);
+    let mut unchained = model.clone();
+    unchained.spec.job.chaining = false;
+    assert_eq!(JobGraph::build(&unchained).len(), model.spec.operators.len());
+}
+
+#[test]
+fn task_manager_crash_restarts_after_a_replacement_registers() {
+    let plan = FailurePlan {
+        kind: FailureKind::TaskManagerCrash { detection: SimDuration::from_ms(400) },
+        schedule: FailureSchedule::At(vec![SimTime::from_secs(100)]),
+        align_before_checkpoint: None,
+    };
+    let mut twin = Twin::new(setup(ysb(), static_config(24, 10), 30_000.0, 300, Some(plan)));
+    twin.advance_until(SimTime::from_secs(300));
+    let kinds: Vec<(&str, u64)> = twin.events().iter().filter(|e| !e.kind.starts_with("checkpoint")).map(|e| (e.kind, e.time.as_ms())).collect();
+    let restart = kinds.iter().find(|k| k.0 == "job_restarting").unwrap().1;
+    let registered = kinds.iter().find(|k| k.0 == "task_managers_registered").unwrap().1;
+    let resumed = kinds.iter().filter(|k| k.0 == "job_running").nth(1).unwrap().1;
+    assert_eq!(restart, 100_400);
+    assert_eq!(registered, 100_400 + 15_000, "replacement after tm_start_s");
+    assert!(resumed >= registered + 7_000 && resumed <= registered + 9_000, "{kinds:?}");
+}
+
+#[test]
+fn node_loss_removes_its_task_managers_until_it_returns() {
+    let plan = FailurePlan {
+        kind: FailureKind::NodeLoss { task_managers: 4, down_for: SimDuration::from_secs(120) },
+        schedule: FailureSchedule::At(vec![SimTime::from_secs(100)]),
+        align_before_checkpoint: None,
+    };
+    let mut twin = Twin::new(setup(ysb(), static_config(24, 10), 30_000.0, 400, Some(plan)));
+    twin.advance_until(SimTime::from_secs(150));
+    assert_eq!(twin.task_managers_registered(), 20);
+    assert_eq!(twin.status(), JobStatus::Restarting, "the default scheduler waits for all 24 slots");
+    twin.advance_until(SimTime::from_secs(400));
+    assert_eq!(twin.task_managers_registered(), 24);
+    assert_eq!(twin.status(), JobStatus::Running);
+}
+
+#[test]
+fn redeploy_stops_with_savepoint_without_replay_and_applies_the_new_config() {
+    let mut twin = Twin::new(setup(ysb(), static_config(24, 10), 30_000.0, 400, None));
+    twin.advance_until(SimTime::from_secs(100));
+    let consumed = twin.records_consumed_total();
+    let mut next = static_config(12, 30);
+    next.task_slots = 2;
+    next.cpu = 2.0;
+    twin.redeploy(next.clone()).unwrap();
+    assert!(twin.redeploy(next.clone()).is_err(), "one redeploy at a time");
+    twin.advance_until(SimTime::from_secs(200));
+    assert_eq!(twin.config(), &next);
+    assert_eq!(twin.task_managers_registered(), 6);
+    let ev: Vec<_> = twin.events().iter().filter(|e| !e.kind.starts_with("checkpoint")).collect();
+    let sp = ev.iter().find(|e| e.kind == "savepoint_completed").unwrap().time;
+    let up = ev.iter().filter(|e| e.kind == "job_running").nth(1).unwrap().time;
+    let downtime = up.since(sp).as_secs_f64();
+    assert!((25.0..=55.0).contains(&downtime), "redeploy downtime {downtime} s (recorded 25-55 s)");
+    assert!(twin.records_consumed_total() >= consumed, "a savepoint never rewinds");
+    assert_eq!(twin.reconfigurations(), 1);
+}
+
+#[test]
+fn in_place_rescale_needs_the_adaptive_scheduler_and_replays_from_the_checkpoint() {
+    let mut s = setup(ysb(), static_config(24, 10), 30_000.0, 300, None);
+    s.scheduler = SchedulerMode::Adaptive;
+    let mut twin = Twin::new(s);
+    twin.advance_until(SimTime::from_secs(105));
+    twin.rescale_in_place(vec![12, 6]).unwrap();
+    assert_eq!(twin.status(), JobStatus::Restarting);
+    twin.advance_until(SimTime::from_secs(300));
+    assert_eq!(twin.parallelism(), &[12, 6]);
+    let replay = twin.events().iter().find(|e| e.kind == "job_restarting").unwrap().detail.clone();
+    assert!(replay.contains("replaying"), "{replay}");
+    let mut d = Twin::new(setup(ysb(), static_config(24, 10), 30_000.0, 300, None));
+    d.advance_until(SimTime::from_secs(50));
+    assert!(d.rescale_in_place(vec![12, 6]).is_err());
+}
+
+#[test]
+fn reactive_mode_restarts_on_every_task_manager_change() {
+    let mut s = setup(ysb(), static_config(24, 20), 30_000.0, 600, Some(one_delay_at(200)));
+    s.scheduler = SchedulerMode::Reactive;
+    let mut twin = Twin::new(s);
+    twin.advance_until(SimTime::from_secs(100));
+    twin.set_task_managers(16);
+    twin.advance_until(SimTime::from_secs(190));
+    assert_eq!(twin.parallelism()[0], 16);
+    let restarts_before = twin.restarts();
+    twin.advance_until(SimTime::from_secs(600));
+    // The failure costs two restarts: down to 15 slots, then back up when the TM returns.
+    assert_eq!(twin.restarts() - restarts_before, 2, "{:?}", twin.events().iter().filter(|e| e.kind == "job_running").collect::<Vec<_>>());
+    assert_eq!(twin.parallelism()[0], 16);
+}
+
+#[test]
+fn checkpoints_time_out_under_heavy_backpressure() {
+    let mut model = ysb();
+    model.spec.checkpoint.timeout_s = 1.5;
+    model.spec.checkpoint.duration_base_ms = 2000.0;
+    let mut twin = Twin::new(setup(model, static_config(24, 10), 10_000.0, 60, None));
+    twin.advance_until(SimTime::from_secs(60));
+    assert!(twin.events().iter().any(|e| e.kind == "checkpoint_failed"));
+    assert!(twin.last_checkpoint().is_none());
+}
