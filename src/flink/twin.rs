@@ -192,6 +192,7 @@ pub struct Twin {
     events: Vec<EventRecord>,
     configs: Vec<(SimTime, JobConfig)>,
 
+    scratch: Vec<f64>,
     rng_failures: SimRng,
     rng_restart: SimRng,
     rng_metrics: SimRng,
@@ -261,6 +262,7 @@ impl Twin {
             configs: vec![(SimTime::ZERO, config.clone())],
             config,
             rng_failures,
+            scratch: Vec::new(),
             rng_restart: stream(setup.seed, "restart"),
             rng_metrics: stream(setup.seed, "metrics"),
             jitter: Normal::new(0.0, jitter_ms).expect("validated jitter"),
@@ -498,14 +500,13 @@ impl Twin {
         self.arrivals.push_back((end_ms, self.produced));
 
         let n = self.graph.len();
-        let mut processed = [0.0f64; 16];
-        let mut processed_heap;
-        let processed: &mut [f64] = if n <= 16 {
-            &mut processed[..n]
-        } else {
-            processed_heap = vec![0.0; n];
-            &mut processed_heap
-        };
+        // Scratch buffers live in the twin so the hot loop does not allocate.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.resize(4 * n, 0.0);
+        let (max_process, rest) = scratch.split_at_mut(n);
+        let (accept, rest) = rest.split_at_mut(n);
+        let (inflow, processed) = rest.split_at_mut(n);
         let running = self.status == JobStatus::Running;
         if running {
             let checkpointing = self.pending_checkpoint.is_some();
@@ -520,8 +521,6 @@ impl Twin {
                 1.0 - self.tm_unreachable as f64 / self.tm_registered as f64
             };
             // Reverse pass: how much each vertex may process given downstream room.
-            let mut max_process = vec![0.0f64; n];
-            let mut accept = vec![0.0f64; n];
             for v in (0..n).rev() {
                 let cap = self.base_capacity_rps[v] * overhead * reachable * dt_s;
                 let room = self.graph.outputs[v]
@@ -534,7 +533,6 @@ impl Twin {
                 accept[v] = (self.buffer_capacity[v] - self.queued[v]).max(0.0) + max_process[v];
             }
             // Forward pass: move records.
-            let mut inflow = vec![0.0f64; n];
             for v in 0..n {
                 let available = if self.graph.vertices[v].is_source {
                     self.produced - self.consumed
@@ -575,6 +573,7 @@ impl Twin {
                 + self.setup.model.spec.kafka.fetch_lag_s * read / dt_s / partitions;
             self.lag_stat.record(self.now + dt, per_partition_lag);
         }
+        self.scratch = scratch;
         self.trim_arrivals();
     }
 

@@ -2,3 +2,5 @@ mod summarize;
 mod twin;
 mod cli;
 mod determinism;
+mod golden;
+mod regime;
