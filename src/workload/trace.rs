@@ -1,8 +1,8 @@
 //! The recorded-trace loader: strict parsing of `timestamp|value` files into one rate per second.
 //!
 //! Format (the one the Demeter experiments and this project write):
-//! - the first line is the header `timestamp|value` and is **required** (surrounding spaces
-//!   and a trailing `\r` are tolerated);
+//! - the first line is the header `timestamp|value` and is **required** (surrounding spaces,
+//!   a UTF-8 byte-order mark and a trailing `\r` are tolerated);
 //! - then one `timestamp|value` line per sample: `timestamp` an integer (epoch seconds),
 //!   strictly ascending; `value` a finite number of records per second, `0 <= value <= 1e9`;
 //! - `null` as a value means "no sample" (the recorded series use it) and, like a missing
@@ -96,7 +96,7 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Trace, WorkloadError> {
             "the header line `timestamp|value`",
         ));
     };
-    let header = lines[0].trim();
+    let header = lines[0].trim_start_matches('\u{feff}').trim();
     if header != "timestamp|value" {
         return Err(err(
             1,
@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn tolerates_crlf_and_trailing_empty_lines() {
-        let t = parse("timestamp|value\r\n1|2\r\n2|3\r\n\r\n\n").unwrap();
+        let t = parse("\u{feff}timestamp|value\r\n1|2\r\n2|3\r\n\r\n\n").unwrap();
         assert_eq!(t.rates_rps, vec![2.0, 3.0]);
     }
 
