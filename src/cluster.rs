@@ -32,9 +32,24 @@ impl NodeClasses {
         let classes: NodeClasses = toml::from_str(text).map_err(|e| SpecError::parse(file, e))?;
         for (i, c) in classes.node_class.iter().enumerate() {
             positive(&format!("node_class[{i}].speed"), c.speed, 100.0, file)?;
-            positive(&format!("node_class[{i}].cores"), c.cores as f64, 4096.0, file)?;
-            positive(&format!("node_class[{i}].memory_mb"), c.memory_mb as f64, 1e8, file)?;
-            non_negative(&format!("node_class[{i}].power_idle_w"), c.power_idle_w, 1e5, file)?;
+            positive(
+                &format!("node_class[{i}].cores"),
+                c.cores as f64,
+                4096.0,
+                file,
+            )?;
+            positive(
+                &format!("node_class[{i}].memory_mb"),
+                c.memory_mb as f64,
+                1e8,
+                file,
+            )?;
+            non_negative(
+                &format!("node_class[{i}].power_idle_w"),
+                c.power_idle_w,
+                1e5,
+                file,
+            )?;
             if !(c.power_max_w >= c.power_idle_w && c.power_max_w <= 1e5) {
                 return Err(SpecError::Invalid {
                     file: file.into(),
@@ -75,6 +90,9 @@ mod tests {
     fn bad_power_is_rejected_with_the_key() {
         let text = "[[node_class]]\nname='x'\nspeed=1.0\ncores=1\nmemory_mb=1\npower_idle_w=5.0\npower_max_w=1.0\n";
         let e = NodeClasses::parse(text, "n.toml").unwrap_err().to_string();
-        assert!(e.contains("n.toml") && e.contains("node_class[0].power_max_w"), "{e}");
+        assert!(
+            e.contains("n.toml") && e.contains("node_class[0].power_max_w"),
+            "{e}"
+        );
     }
 }

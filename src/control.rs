@@ -22,7 +22,11 @@ pub fn run(
 ) -> Result<Vec<Decision>, BackendError> {
     let horizon = backend.horizon();
     let interval = policy.interval();
-    assert!(!interval.is_zero(), "policy {} has a zero interval", policy.name());
+    assert!(
+        !interval.is_zero(),
+        "policy {} has a zero interval",
+        policy.name()
+    );
     let mut decisions = Vec::new();
     let mut next = backend.now();
     while backend.now() < horizon {

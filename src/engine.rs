@@ -113,11 +113,17 @@ mod tests {
         q.schedule(SimTime::from_ms(5), 1);
         q.schedule(SimTime::from_ms(15), 2);
         q.schedule(SimTime::from_ms(15), 3);
-        assert_eq!(q.pop_due(SimTime::from_ms(10)), Some((SimTime::from_ms(5), 1)));
+        assert_eq!(
+            q.pop_due(SimTime::from_ms(10)),
+            Some((SimTime::from_ms(5), 1))
+        );
         assert_eq!(q.pop_due(SimTime::from_ms(10)), None);
         q.retain(|e| *e != 2);
         assert_eq!(q.len(), 1);
-        assert_eq!(q.pop_due(SimTime::from_ms(15)), Some((SimTime::from_ms(15), 3)));
+        assert_eq!(
+            q.pop_due(SimTime::from_ms(15)),
+            Some((SimTime::from_ms(15), 3))
+        );
         assert!(q.is_empty());
     }
 }

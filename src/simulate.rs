@@ -79,7 +79,10 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
     let failures_scheduled = scenario
         .failures
         .as_ref()
-        .map(|p| p.due_times(horizon, &mut rng::stream(seed, "failures")).len())
+        .map(|p| {
+            p.due_times(horizon, &mut rng::stream(seed, "failures"))
+                .len()
+        })
         .unwrap_or(0);
     Ok(Prepared {
         setup: TwinSetup {
@@ -190,7 +193,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Writes `manifest.json`, `events.csv`, `decisions.csv` and `workload.csv` into `dir`
 /// (the recorded-format files are written by `runfolder`).
-pub fn write_extras(dir: &Path, scenario: &Scenario, result: &RunResult) -> std::io::Result<Vec<PathBuf>> {
+pub fn write_extras(
+    dir: &Path,
+    scenario: &Scenario,
+    result: &RunResult,
+) -> std::io::Result<Vec<PathBuf>> {
     let t = &result.twin;
     let model_text = std::fs::read(&scenario.model_path).unwrap_or_default();
     let manifest = Manifest {
@@ -217,7 +224,11 @@ pub fn write_extras(dir: &Path, scenario: &Scenario, result: &RunResult) -> std:
     let mut w = csv::Writer::from_path(&p)?;
     w.write_record(["time_s", "kind", "detail"])?;
     for e in t.events() {
-        w.write_record([format!("{:.3}", e.time.as_secs_f64()), e.kind.to_string(), e.detail.clone()])?;
+        w.write_record([
+            format!("{:.3}", e.time.as_secs_f64()),
+            e.kind.to_string(),
+            e.detail.clone(),
+        ])?;
     }
     w.flush()?;
     written.push(p);

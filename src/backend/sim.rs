@@ -45,7 +45,6 @@ impl Backend for SimBackend {
             .iter()
             .enumerate()
             .map(|(v, vx)| {
-                let p = t.parallelism()[v].max(1) as f64;
                 let sec = &t.last_second()[v];
                 VertexObservation {
                     name: vx.name.clone(),
@@ -58,13 +57,9 @@ impl Backend for SimBackend {
                         .iter()
                         .map(|&(u, ship)| (u, ship == crate::flink::model::ShipStrategy::Hash))
                         .collect(),
-                    busy_time_ms_per_s: if running { sec.busy_ms / p } else { 0.0 },
-                    backpressured_time_ms_per_s: if running {
-                        sec.backpressured_ms / p
-                    } else {
-                        0.0
-                    },
-                    idle_time_ms_per_s: if running { sec.idle_ms / p } else { 0.0 },
+                    busy_time_ms_per_s: if running { sec.busy_ms } else { 0.0 },
+                    backpressured_time_ms_per_s: if running { sec.backpressured_ms } else { 0.0 },
+                    idle_time_ms_per_s: if running { sec.idle_ms } else { 0.0 },
                     records_in_per_s: if running { sec.records_in } else { 0.0 },
                     records_out_per_s: if running { sec.records_out } else { 0.0 },
                 }
@@ -74,7 +69,11 @@ impl Backend for SimBackend {
         let since = history[self.workload_seen_s.min(history.len())..].to_vec();
         self.workload_seen_s = history.len();
         let slots = t.slots_total();
-        let used = if running { t.config().max_parallelism().min(slots) } else { 0 };
+        let used = if running {
+            t.config().max_parallelism().min(slots)
+        } else {
+            0
+        };
         Ok(Observation {
             time: t.now(),
             job_state: match t.status() {
@@ -103,7 +102,9 @@ impl Backend for SimBackend {
     fn apply(&mut self, action: &Action) -> Result<(), BackendError> {
         match action {
             Action::Redeploy(config) => self.twin.redeploy(config.clone()),
-            Action::RescaleInPlace { parallelism } => self.twin.rescale_in_place(parallelism.clone()),
+            Action::RescaleInPlace { parallelism } => {
+                self.twin.rescale_in_place(parallelism.clone())
+            }
             Action::SetTaskManagers(n) => {
                 self.twin.set_task_managers(*n);
                 Ok(())

@@ -155,8 +155,11 @@ pub fn write_run_folder(
         .with_context(|| format!("writing run folder {}", dir.display()))?;
     let summary = crate::report::summarize(&data);
     let summary_path = dir.join("summary.json");
-    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")
-        .with_context(|| format!("writing {}", summary_path.display()))?;
+    std::fs::write(
+        &summary_path,
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )
+    .with_context(|| format!("writing {}", summary_path.display()))?;
     let mut count = 6 + 2 + extras.len() + 1;
     if plots {
         let pngs = crate::plot::plot_run(&data, Some(result.workload_series()), dir)
@@ -172,8 +175,10 @@ fn progress_bar(quiet: bool, horizon: SimTime) -> Option<indicatif::ProgressBar>
     }
     let bar = indicatif::ProgressBar::new(horizon.as_secs());
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} simulated {pos}/{len} s [{bar:30}] {eta}")
-            .expect("static template"),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} simulated {pos}/{len} s [{bar:30}] {eta}",
+        )
+        .expect("static template"),
     );
     // The bar only shows after a while, so short runs print nothing extra.
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));

@@ -83,10 +83,8 @@ impl JobGraph {
                 vx.state_mb += op.state_mb;
                 vertex_of[i] = v;
             } else {
-                let vin: Vec<(usize, ShipStrategy)> = inputs[i]
-                    .iter()
-                    .map(|&u| (vertex_of[u], op.ship))
-                    .collect();
+                let vin: Vec<(usize, ShipStrategy)> =
+                    inputs[i].iter().map(|&u| (vertex_of[u], op.ship)).collect();
                 // Deserialization of each input record that came over the network.
                 let deser = if vin.is_empty() { 0.0 } else { net / 2.0 };
                 vertex_of[i] = vertices.len();

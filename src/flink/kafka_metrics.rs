@@ -69,7 +69,8 @@ impl SampledStat {
 
     fn purge(&mut self, now_ms: u64) {
         let horizon = self.samples as u64 * self.window_ms;
-        self.ring.retain(|s| now_ms.saturating_sub(s.start_ms) < horizon);
+        self.ring
+            .retain(|s| now_ms.saturating_sub(s.start_ms) < horizon);
     }
 
     /// The metric value at `now`: max over retained samples, or retained count per second.
@@ -79,7 +80,11 @@ impl SampledStat {
         self.purge(now_ms);
         let oldest = self.ring.first()?;
         if self.is_max {
-            let m = self.ring.iter().map(|s| s.value).fold(f64::NEG_INFINITY, f64::max);
+            let m = self
+                .ring
+                .iter()
+                .map(|s| s.value)
+                .fold(f64::NEG_INFINITY, f64::max);
             return m.is_finite().then_some(m);
         }
         let total: f64 = self.ring.iter().map(|s| s.value).sum();

@@ -221,7 +221,12 @@ impl JobModel {
                 ));
             }
             positive(&format!("operators[{i}].cost_us"), op.cost_us, 1e7, file)?;
-            non_negative(&format!("operators[{i}].selectivity"), op.selectivity, 1e6, file)?;
+            non_negative(
+                &format!("operators[{i}].selectivity"),
+                op.selectivity,
+                1e6,
+                file,
+            )?;
             non_negative(
                 &format!("operators[{i}].window_residence_ms"),
                 op.window_residence_ms,
@@ -283,20 +288,54 @@ impl JobModel {
             ));
         }
         let c = &spec.capacity;
-        positive("capacity.reference_cpu_per_slot", c.reference_cpu_per_slot, 256.0, file)?;
-        positive("capacity.max_cpu_per_subtask", c.max_cpu_per_subtask, 256.0, file)?;
-        positive("capacity.memory_working_set_mb", c.memory_working_set_mb, 1e7, file)?;
+        positive(
+            "capacity.reference_cpu_per_slot",
+            c.reference_cpu_per_slot,
+            256.0,
+            file,
+        )?;
+        positive(
+            "capacity.max_cpu_per_subtask",
+            c.max_cpu_per_subtask,
+            256.0,
+            file,
+        )?;
+        positive(
+            "capacity.memory_working_set_mb",
+            c.memory_working_set_mb,
+            1e7,
+            file,
+        )?;
         non_negative("capacity.memory_exponent", c.memory_exponent, 10.0, file)?;
-        non_negative("capacity.scaling_contention", c.scaling_contention, 1.0, file)?;
+        non_negative(
+            "capacity.scaling_contention",
+            c.scaling_contention,
+            1.0,
+            file,
+        )?;
         let k = &spec.checkpoint;
         non_negative("checkpoint.duration_base_ms", k.duration_base_ms, 1e7, file)?;
         positive("checkpoint.upload_mb_per_s", k.upload_mb_per_s, 1e6, file)?;
-        fraction("checkpoint.incremental_fraction", k.incremental_fraction, file)?;
+        fraction(
+            "checkpoint.incremental_fraction",
+            k.incremental_fraction,
+            file,
+        )?;
         fraction("checkpoint.overhead_fraction", k.overhead_fraction, file)?;
         positive("checkpoint.timeout_s", k.timeout_s, 1e6, file)?;
         let r = &spec.restart;
-        positive("restart.heartbeat_timeout_s", r.heartbeat_timeout_s, 3600.0, file)?;
-        non_negative("restart.heartbeat_interval_s", r.heartbeat_interval_s, r.heartbeat_timeout_s, file)?;
+        positive(
+            "restart.heartbeat_timeout_s",
+            r.heartbeat_timeout_s,
+            3600.0,
+            file,
+        )?;
+        non_negative(
+            "restart.heartbeat_interval_s",
+            r.heartbeat_interval_s,
+            r.heartbeat_timeout_s,
+            file,
+        )?;
         non_negative("restart.restart_delay_s", r.restart_delay_s, 3600.0, file)?;
         non_negative("restart.deploy_min_s", r.deploy_min_s, 3600.0, file)?;
         if r.deploy_max_s < r.deploy_min_s || r.deploy_max_s > 3600.0 {
@@ -310,9 +349,19 @@ impl JobModel {
         non_negative("restart.tm_start_s", r.tm_start_s, 3600.0, file)?;
         non_negative("restart.savepoint_base_s", r.savepoint_base_s, 3600.0, file)?;
         non_negative("restart.jm_start_s", r.jm_start_s, 3600.0, file)?;
-        non_negative("restart.resource_stabilization_s", r.resource_stabilization_s, 3600.0, file)?;
+        non_negative(
+            "restart.resource_stabilization_s",
+            r.resource_stabilization_s,
+            3600.0,
+            file,
+        )?;
         fraction("cpu_load.idle", spec.cpu_load.idle, file)?;
-        non_negative("cpu_load.per_busy_subtask", spec.cpu_load.per_busy_subtask, 1.0, file)?;
+        non_negative(
+            "cpu_load.per_busy_subtask",
+            spec.cpu_load.per_busy_subtask,
+            1.0,
+            file,
+        )?;
         Ok(JobModel { spec })
     }
 
@@ -335,13 +384,31 @@ fn check(key: &str, v: f64, ok: bool, expected: String, file: &str) -> Result<()
 }
 
 pub(crate) fn positive(key: &str, v: f64, max: f64, file: &str) -> Result<(), SpecError> {
-    check(key, v, v.is_finite() && v > 0.0 && v <= max, format!("a number > 0 and <= {max}"), file)
+    check(
+        key,
+        v,
+        v.is_finite() && v > 0.0 && v <= max,
+        format!("a number > 0 and <= {max}"),
+        file,
+    )
 }
 
 pub(crate) fn non_negative(key: &str, v: f64, max: f64, file: &str) -> Result<(), SpecError> {
-    check(key, v, v.is_finite() && v >= 0.0 && v <= max, format!("a number >= 0 and <= {max}"), file)
+    check(
+        key,
+        v,
+        v.is_finite() && v >= 0.0 && v <= max,
+        format!("a number >= 0 and <= {max}"),
+        file,
+    )
 }
 
 pub(crate) fn fraction(key: &str, v: f64, file: &str) -> Result<(), SpecError> {
-    check(key, v, v.is_finite() && (0.0..=1.0).contains(&v), "a fraction in 0..=1".into(), file)
+    check(
+        key,
+        v,
+        v.is_finite() && (0.0..=1.0).contains(&v),
+        "a fraction in 0..=1".into(),
+        file,
+    )
 }

@@ -273,7 +273,10 @@ impl Twin {
             twin.queue.schedule(t, Event::FailureDue { index: i });
         }
         twin.start_checkpointing();
-        twin.log("job_running", format!("parallelism {}", twin.parallelism_text()));
+        twin.log(
+            "job_running",
+            format!("parallelism {}", twin.parallelism_text()),
+        );
         twin
     }
 
@@ -446,8 +449,10 @@ impl Twin {
             let add = count - have;
             self.tm_starting += add;
             let start = SimDuration::from_secs_f64(self.setup.model.spec.restart.tm_start_s);
-            self.queue
-                .schedule(self.now + start, Event::TaskManagersRegistered { count: add });
+            self.queue.schedule(
+                self.now + start,
+                Event::TaskManagersRegistered { count: add },
+            );
         } else if count < self.tm_registered {
             let remove = self.tm_registered - count;
             self.tm_registered -= remove;
@@ -467,7 +472,9 @@ impl Twin {
                 self.handle(ev);
             }
             // Fluid step to the next tick boundary, event or second boundary, whichever is first.
-            let tick_end = SimTime::from_ms((self.now.as_ms() / self.setup.tick.as_ms() + 1) * self.setup.tick.as_ms());
+            let tick_end = SimTime::from_ms(
+                (self.now.as_ms() / self.setup.tick.as_ms() + 1) * self.setup.tick.as_ms(),
+            );
             let second_end = SimTime::from_secs(self.now.as_secs() + 1);
             let mut next = tick_end.min(second_end).min(until);
             if let Some(t) = self.queue.peek_time() {
@@ -711,11 +718,12 @@ impl Twin {
                     self.log("checkpoint_completed", format!("id {id}"));
                 }
             }
-            Event::CheckpointTimeout { attempt, id } if attempt == self.attempt => {
-                if self.pending_checkpoint.is_some_and(|p| p.id == id) {
-                    self.pending_checkpoint = None;
-                    self.log("checkpoint_failed", format!("id {id}: timeout"));
-                }
+            Event::CheckpointTimeout { attempt, id }
+                if attempt == self.attempt
+                    && self.pending_checkpoint.is_some_and(|p| p.id == id) =>
+            {
+                self.pending_checkpoint = None;
+                self.log("checkpoint_failed", format!("id {id}: timeout"));
             }
             Event::FailureDue { index } => self.failure_due(index),
             Event::FailureInject { index } => self.inject(index),
@@ -742,13 +750,15 @@ impl Twin {
             }
             Event::Resume { attempt } if attempt == self.attempt => self.resume(),
             Event::SavepointDone { attempt } if attempt == self.attempt => self.savepoint_done(),
-            Event::ReactiveRestart { generation } if generation == self.reactive_generation => {
-                if self.status == JobStatus::Running {
-                    let slots = self.slots_total().min(self.setup.model.spec.job.max_parallelism);
-                    if slots > 0 && slots != self.parallelism[0] {
-                        self.reconfigurations += 1;
-                        self.restart(RestartCause::ReactiveRescale);
-                    }
+            Event::ReactiveRestart { generation }
+                if generation == self.reactive_generation && self.status == JobStatus::Running =>
+            {
+                let slots = self
+                    .slots_total()
+                    .min(self.setup.model.spec.job.max_parallelism);
+                if slots > 0 && slots != self.parallelism[0] {
+                    self.reconfigurations += 1;
+                    self.restart(RestartCause::ReactiveRescale);
                 }
             }
             _ => {} // A timer of an earlier attempt: the restart cancelled it.
@@ -794,7 +804,9 @@ impl Twin {
             triggered_at: self.now,
         });
         self.log("checkpoint_triggered", format!("id {id}"));
-        if duration_s > spec.timeout_s {
+        // An unreachable TaskManager never acknowledges its barriers: the checkpoint can only
+        // time out (or be aborted by the failover that follows).
+        if duration_s > spec.timeout_s || self.tm_unreachable > 0 {
             self.queue.schedule(
                 self.now + SimDuration::from_secs_f64(spec.timeout_s),
                 Event::CheckpointTimeout {
@@ -833,7 +845,11 @@ impl Twin {
             self.failures_skipped += 1;
             self.log(
                 "failure_skipped",
-                format!("#{}: job {:?} or no completed checkpoint", index + 1, self.status),
+                format!(
+                    "#{}: job {:?} or no completed checkpoint",
+                    index + 1,
+                    self.status
+                ),
             );
             return;
         }
@@ -860,7 +876,10 @@ impl Twin {
         };
         if self.status != JobStatus::Running || self.tm_registered == 0 {
             self.failures_skipped += 1;
-            self.log("failure_skipped", format!("#{}: job not running", index + 1));
+            self.log(
+                "failure_skipped",
+                format!("#{}: job not running", index + 1),
+            );
             return;
         }
         self.failures_injected.push(self.now);
@@ -873,7 +892,10 @@ impl Twin {
             FailureKind::NetworkDelay { duration } => {
                 self.log(
                     "failure_injected",
-                    format!("#{}: network delay on one TaskManager for {duration}", index + 1),
+                    format!(
+                        "#{}: network delay on one TaskManager for {duration}",
+                        index + 1
+                    ),
                 );
                 if duration > heartbeat_detection {
                     self.tm_unreachable += 1;
@@ -906,8 +928,10 @@ impl Twin {
                 );
                 self.tm_starting += 1;
                 let replace = detection + SimDuration::from_secs_f64(r.tm_start_s);
-                self.queue
-                    .schedule(self.now + replace, Event::TaskManagersRegistered { count: 1 });
+                self.queue.schedule(
+                    self.now + replace,
+                    Event::TaskManagersRegistered { count: 1 },
+                );
             }
             FailureKind::NodeLoss {
                 task_managers,
@@ -916,7 +940,10 @@ impl Twin {
                 let count = task_managers.min(self.tm_registered);
                 self.log(
                     "failure_injected",
-                    format!("#{}: node loss ({count} TaskManagers) for {down_for}", index + 1),
+                    format!(
+                        "#{}: node loss ({count} TaskManagers) for {down_for}",
+                        index + 1
+                    ),
                 );
                 self.tm_unreachable += count;
                 self.queue.schedule(
@@ -989,7 +1016,8 @@ impl Twin {
             self.apply_parallelism();
         }
         let r = &self.setup.model.spec.restart;
-        let deploy = r.deploy_min_s + self.rng_restart.random::<f64>() * (r.deploy_max_s - r.deploy_min_s);
+        let deploy =
+            r.deploy_min_s + self.rng_restart.random::<f64>() * (r.deploy_max_s - r.deploy_min_s);
         let restore = self.state_mb_per_subtask() / r.restore_mb_per_s;
         let start = self.now.max(self.resume_not_before);
         self.queue.schedule(
@@ -1005,7 +1033,10 @@ impl Twin {
         self.running_since = self.now;
         self.apply_parallelism();
         self.start_checkpointing();
-        self.log("job_running", format!("parallelism {}", self.parallelism_text()));
+        self.log(
+            "job_running",
+            format!("parallelism {}", self.parallelism_text()),
+        );
     }
 
     fn on_task_managers_changed(&mut self) {

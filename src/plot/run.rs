@@ -343,6 +343,7 @@ mod tests {
         };
         let run = RunData {
             name: "demeter".into(),
+            scheduled_failures: None,
             start_epoch: START,
             window_s: len,
             latency_ms: series(

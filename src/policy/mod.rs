@@ -69,7 +69,11 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyErro
 }
 
 /// Fails on any parameter key not in `known`.
-pub fn reject_unknown(policy: &str, params: &toml::Table, known: &[&str]) -> Result<(), PolicyError> {
+pub fn reject_unknown(
+    policy: &str,
+    params: &toml::Table,
+    known: &[&str],
+) -> Result<(), PolicyError> {
     for key in params.keys() {
         if !known.contains(&key.as_str()) {
             return Err(PolicyError::Param {

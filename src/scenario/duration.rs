@@ -9,9 +9,9 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("a duration like \"10s\", \"500ms\", \"90m\" or \"18h\", found {text:?}"))?;
+    let value: f64 = number.parse().map_err(|_| {
+        format!("a duration like \"10s\", \"500ms\", \"90m\" or \"18h\", found {text:?}")
+    })?;
     let factor_ms = match unit.trim() {
         "" | "s" => 1000.0,
         "ms" => 1.0,
@@ -25,8 +25,10 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
         }
     };
     let ms = value * factor_ms;
-    if !ms.is_finite() || ms < 0.0 || ms > 1e13 {
-        return Err(format!("a duration between 0 and ~300 years, found {text:?}"));
+    if !ms.is_finite() || !(0.0..=1e13).contains(&ms) {
+        return Err(format!(
+            "a duration between 0 and ~300 years, found {text:?}"
+        ));
     }
     Ok(SimDuration::from_ms(ms.round() as u64))
 }

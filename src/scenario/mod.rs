@@ -185,10 +185,20 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
         ));
     }
     if c.task_slots == 0 || c.task_slots > 64 {
-        return Err(SpecError::invalid(path, "config.task_slots", "an integer in 1..=64", c.task_slots));
+        return Err(SpecError::invalid(
+            path,
+            "config.task_slots",
+            "an integer in 1..=64",
+            c.task_slots,
+        ));
     }
     if !(c.cpu.is_finite() && c.cpu > 0.0 && c.cpu <= 256.0) {
-        return Err(SpecError::invalid(path, "config.cpu", "cores per TaskManager in (0, 256]", c.cpu));
+        return Err(SpecError::invalid(
+            path,
+            "config.cpu",
+            "cores per TaskManager in (0, 256]",
+            c.cpu,
+        ));
     }
     if c.memory_mb < 256 || c.memory_mb > 1_048_576 {
         return Err(SpecError::invalid(
@@ -238,18 +248,31 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
         config,
         failures,
         policy: spec.policy.clone().unwrap_or_default(),
-        output_dir: spec.output.as_ref().and_then(|o| o.dir.as_ref()).map(|d| resolve(d)),
+        output_dir: spec
+            .output
+            .as_ref()
+            .and_then(|o| o.dir.as_ref())
+            .map(|d| resolve(d)),
         plots: spec.output.as_ref().map(|o| o.plots).unwrap_or(true),
     })
 }
 
-fn check_failures(f: &FailuresSpec, path: &Path, model: &JobModel) -> Result<FailurePlan, SpecError> {
+fn check_failures(
+    f: &FailuresSpec,
+    path: &Path,
+    model: &JobModel,
+) -> Result<FailurePlan, SpecError> {
     let opt = |key: &str, v: &Option<DurationValue>| -> Result<Option<SimDuration>, SpecError> {
         v.as_ref().map(|d| duration(path, key, d)).transpose()
     };
     let need = |key: &str, v: &Option<DurationValue>| -> Result<SimDuration, SpecError> {
         opt(key, v)?.ok_or_else(|| {
-            SpecError::invalid(path, key, "a duration (this schedule/kind needs it)", "nothing")
+            SpecError::invalid(
+                path,
+                key,
+                "a duration (this schedule/kind needs it)",
+                "nothing",
+            )
         })
     };
     let kind = match f.kind.as_str() {
@@ -279,25 +302,47 @@ fn check_failures(f: &FailuresSpec, path: &Path, model: &JobModel) -> Result<Fai
         "periodic" => {
             let every = need("failures.every", &f.every)?;
             if every.is_zero() {
-                return Err(SpecError::invalid(path, "failures.every", "a duration > 0", "0"));
+                return Err(SpecError::invalid(
+                    path,
+                    "failures.every",
+                    "a duration > 0",
+                    "0",
+                ));
             }
             FailureSchedule::Periodic { every }
         }
         "poisson" => {
             let mean = need("failures.mean_interval", &f.mean_interval)?;
             if mean.as_ms() < 1000 {
-                return Err(SpecError::invalid(path, "failures.mean_interval", "a duration >= 1s", format!("{mean}")));
+                return Err(SpecError::invalid(
+                    path,
+                    "failures.mean_interval",
+                    "a duration >= 1s",
+                    format!("{mean}"),
+                ));
             }
-            FailureSchedule::Poisson { mean_interval: mean }
+            FailureSchedule::Poisson {
+                mean_interval: mean,
+            }
         }
         "weibull" => {
             let shape = f.shape.unwrap_or(0.0);
             if !(shape.is_finite() && shape > 0.05 && shape <= 20.0) {
-                return Err(SpecError::invalid(path, "failures.shape", "a Weibull shape in (0.05, 20]", shape));
+                return Err(SpecError::invalid(
+                    path,
+                    "failures.shape",
+                    "a Weibull shape in (0.05, 20]",
+                    shape,
+                ));
             }
             let scale = need("failures.scale", &f.scale)?;
             if scale.as_ms() < 1000 {
-                return Err(SpecError::invalid(path, "failures.scale", "a duration >= 1s", format!("{scale}")));
+                return Err(SpecError::invalid(
+                    path,
+                    "failures.scale",
+                    "a duration >= 1s",
+                    format!("{scale}"),
+                ));
             }
             FailureSchedule::Weibull { shape, scale }
         }
@@ -322,6 +367,9 @@ fn check_failures(f: &FailuresSpec, path: &Path, model: &JobModel) -> Result<Fai
     Ok(FailurePlan {
         kind,
         schedule,
-        align_before_checkpoint: opt("failures.align_before_checkpoint", &f.align_before_checkpoint)?,
+        align_before_checkpoint: opt(
+            "failures.align_before_checkpoint",
+            &f.align_before_checkpoint,
+        )?,
     })
 }

@@ -108,6 +108,27 @@ pub enum WorkloadSpec {
 }
 
 impl WorkloadSpec {
+    /// A recorded trace replayed from its first row, without repeat.
+    pub fn trace(path: PathBuf, scale: f64, noise: f64) -> WorkloadSpec {
+        WorkloadSpec::Trace {
+            path,
+            scale,
+            noise,
+            offset_s: 0,
+            repeat: false,
+        }
+    }
+
+    /// Scale (1.0 for synthetic kinds) and noise: what `--workload-trace` keeps.
+    pub fn scale_and_noise(&self) -> (f64, f64) {
+        match *self {
+            WorkloadSpec::Trace { scale, .. } | WorkloadSpec::Model { scale, .. } => {
+                (scale, self.noise())
+            }
+            _ => (1.0, self.noise()),
+        }
+    }
+
     /// The `kind` tag as written in TOML.
     pub fn kind(&self) -> &'static str {
         match self {

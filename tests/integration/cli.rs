@@ -59,7 +59,11 @@ fn assert_bad_input(body: &str, must_contain: &[&str]) {
 
 #[test]
 fn check_accepts_the_shipped_scenarios() {
-    for s in ["scenarios/quick.toml", "scenarios/ysb_failures.toml", "scenarios/tsw_failures.toml"] {
+    for s in [
+        "scenarios/quick.toml",
+        "scenarios/ysb_failures.toml",
+        "scenarios/tsw_failures.toml",
+    ] {
         let o = run(&["check", s]);
         assert_eq!(o.status.code(), Some(0), "{s}: {}", stderr(&o));
     }
@@ -72,26 +76,50 @@ fn malformed_toml_is_exit_2_naming_the_file() {
 
 #[test]
 fn unknown_key_is_rejected_with_its_name() {
-    assert_bad_input(&GOOD.replace("cpu = 1.0", "cpu = 1.0\ncpus = 2"), &["s.toml", "cpus"]);
+    assert_bad_input(
+        &GOOD.replace("cpu = 1.0", "cpu = 1.0\ncpus = 2"),
+        &["s.toml", "cpus"],
+    );
 }
 
 #[test]
 fn wrong_type_is_rejected() {
-    assert_bad_input(&GOOD.replace("scale_out = 24", "scale_out = \"many\""), &["s.toml", "scale_out"]);
+    assert_bad_input(
+        &GOOD.replace("scale_out = 24", "scale_out = \"many\""),
+        &["s.toml", "scale_out"],
+    );
 }
 
 #[test]
 fn negative_and_absurd_values_are_rejected_with_the_key() {
     assert_bad_input(&GOOD.replace("cpu = 1.0", "cpu = -1.0"), &["config.cpu"]);
-    assert_bad_input(&GOOD.replace("scale_out = 24", "scale_out = 100000"), &["config.scale_out"]);
-    assert_bad_input(&GOOD.replace("duration = \"5m\"", "duration = \"-5m\""), &["scenario.duration"]);
-    assert_bad_input(&GOOD.replace("checkpoint_interval = \"10s\"", "checkpoint_interval = \"0s\""), &["config.checkpoint_interval"]);
-    assert_bad_input(&GOOD.replace("seed = 1", "seed = 1\ntick = \"3ms\""), &["scenario.tick"]);
+    assert_bad_input(
+        &GOOD.replace("scale_out = 24", "scale_out = 100000"),
+        &["config.scale_out"],
+    );
+    assert_bad_input(
+        &GOOD.replace("duration = \"5m\"", "duration = \"-5m\""),
+        &["scenario.duration"],
+    );
+    assert_bad_input(
+        &GOOD.replace(
+            "checkpoint_interval = \"10s\"",
+            "checkpoint_interval = \"0s\"",
+        ),
+        &["config.checkpoint_interval"],
+    );
+    assert_bad_input(
+        &GOOD.replace("seed = 1", "seed = 1\ntick = \"3ms\""),
+        &["scenario.tick"],
+    );
 }
 
 #[test]
 fn missing_model_file_names_the_path() {
-    assert_bad_input(&GOOD.replace("MODELS/ysb.toml", "MODELS/nope.toml"), &["nope.toml", "cannot read"]);
+    assert_bad_input(
+        &GOOD.replace("MODELS/ysb.toml", "MODELS/nope.toml"),
+        &["nope.toml", "cannot read"],
+    );
 }
 
 #[test]
@@ -106,7 +134,11 @@ fn missing_and_corrupt_traces_are_exit_2() {
     let p = scenario_with(dir.path(), &body);
     let o = run(&["check", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("bad.csv") && stderr(&o).contains("abc"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bad.csv") && stderr(&o).contains("abc"),
+        "{}",
+        stderr(&o)
+    );
 
     let body = GOOD.replace(
         "kind = \"constant\"\nrate_rps = 20000.0",
@@ -127,7 +159,13 @@ fn missing_scenario_and_unknown_policy_are_exit_2() {
     assert_eq!(o.status.code(), Some(0));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r");
-    let o = run(&["scenarios/quick.toml", "--policy", "nonsense", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "scenarios/quick.toml",
+        "--policy",
+        "nonsense",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nonsense"), "{}", stderr(&o));
 }
@@ -136,32 +174,79 @@ fn missing_scenario_and_unknown_policy_are_exit_2() {
 fn run_writes_the_recorded_format_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = run(&["scenarios/quick.toml", "--quiet", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "scenarios/quick.toml",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for metric in ["latency", "throughput", "consumer_lag", "cpu_load", "task_managers", "task_slots"] {
+    for metric in [
+        "latency",
+        "throughput",
+        "consumer_lag",
+        "cpu_load",
+        "task_managers",
+        "task_slots",
+    ] {
         let f = out.join(format!("data/static-{metric}-data.csv"));
         let text = std::fs::read_to_string(&f).unwrap();
         assert!(text.starts_with("timestamp|value\n"), "{}", f.display());
     }
-    for f in ["manifest.json", "summary.json", "events.csv", "failures.csv", "configs.csv"] {
+    for f in [
+        "manifest.json",
+        "summary.json",
+        "events.csv",
+        "failures.csv",
+        "configs.csv",
+    ] {
         assert!(out.join(f).exists(), "{f}");
     }
     let configs = std::fs::read_to_string(out.join("configs.csv")).unwrap();
-    assert!(configs.starts_with("timestamp|scaleOut|taskSlots|cpu|memory|chkInt\n"), "{configs}");
-    assert_eq!(std::fs::read_to_string(out.join("failures.csv")).unwrap().lines().count(), 1);
+    assert!(
+        configs.starts_with("timestamp|scaleOut|taskSlots|cpu|memory|chkInt\n"),
+        "{configs}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("failures.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
     // A second run into the same folder must not silently replace it.
-    let o = run(&["scenarios/quick.toml", "--quiet", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "scenarios/quick.toml",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
-    let o = run(&["scenarios/quick.toml", "--quiet", "--force", "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "scenarios/quick.toml",
+        "--quiet",
+        "--force",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // A folder that is not a run folder is never replaced.
     let other = dir.path().join("mine");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("notes.txt"), "keep me").unwrap();
-    let o = run(&["scenarios/quick.toml", "--quiet", "--force", "--out", other.to_str().unwrap()]);
+    let o = run(&[
+        "scenarios/quick.toml",
+        "--quiet",
+        "--force",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(std::fs::read_to_string(other.join("notes.txt")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(other.join("notes.txt")).unwrap(),
+        "keep me"
+    );
     // And summarize reads it back.
     let o = run(&["summarize", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -6,7 +6,14 @@ use std::process::Command;
 
 fn run_into(out: &Path, seed: &str) {
     let o = Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
-        .args(["scenarios/quick.toml", "--quiet", "--seed", seed, "--out", out.to_str().unwrap()])
+        .args([
+            "scenarios/quick.toml",
+            "--quiet",
+            "--seed",
+            seed,
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -33,7 +40,11 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 #[test]
 fn same_seed_gives_byte_identical_run_folders_and_other_seeds_differ() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     run_into(&a, "11");
     run_into(&b, "11");
     run_into(&c, "12");
@@ -41,5 +52,8 @@ fn same_seed_gives_byte_identical_run_folders_and_other_seeds_differ() {
     assert!(fa.len() >= 12, "{:?}", fa.keys());
     // The manifest records the output-independent inputs only, so it is identical too.
     assert_eq!(fa, fb);
-    assert_ne!(fa["data/static-latency-data.csv"], fc["data/static-latency-data.csv"]);
+    assert_ne!(
+        fa["data/static-latency-data.csv"],
+        fc["data/static-latency-data.csv"]
+    );
 }

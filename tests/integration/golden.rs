@@ -11,7 +11,11 @@ fn digest(name: &str, s: &Series) -> String {
     let text = format_series(Path::new(name), s).unwrap();
     let n = s.points.len();
     let mean = s.points.iter().map(|p| p.1).sum::<f64>() / n.max(1) as f64;
-    let max = s.points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let max = s
+        .points
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::NEG_INFINITY, f64::max);
     format!(
         "{name:<14} rows {n:>6}  mean {mean:>12.3}  max {max:>12.3}  sha256 {}",
         &sha256_hex(text.as_bytes())[..16]
@@ -21,7 +25,10 @@ fn digest(name: &str, s: &Series) -> String {
 fn golden(file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let scenario = demeter_sim::scenario::load(&path).unwrap();
-    let result = execute(prepare(&scenario, &Overrides::default()).unwrap(), |_, _| {});
+    let result = execute(
+        prepare(&scenario, &Overrides::default()).unwrap(),
+        |_, _| {},
+    );
     let data = result.run_data();
     let mut summary = demeter_sim::report::summarize(&data);
     summary.run = file.to_string();
