@@ -91,10 +91,16 @@ fn overrides(args: &RunArgs, scenario: &Scenario) -> anyhow::Result<Overrides> {
     if duration.is_some_and(|d| d.is_zero()) {
         bail!("--duration: expected a duration > 0");
     }
-    let workload = args.workload_trace.as_ref().map(|p| {
-        let (scale, noise) = scenario.workload.scale_and_noise();
-        WorkloadSpec::trace(p.clone(), scale, noise)
-    });
+    // A path on the command line is relative to the working directory, not the scenario.
+    let workload = match &args.workload_trace {
+        Some(p) => {
+            let abs = std::path::absolute(p)
+                .with_context(|| format!("--workload-trace: cannot resolve {}", p.display()))?;
+            let (scale, noise) = scenario.workload.scale_and_noise();
+            Some(WorkloadSpec::trace(abs, scale, noise))
+        }
+        None => None,
+    };
     Ok(Overrides {
         policy: args.policy.clone(),
         seed: args.seed,

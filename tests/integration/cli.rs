@@ -251,3 +251,31 @@ fn run_writes_the_recorded_format_and_refuses_to_overwrite() {
     let o = run(&["summarize", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn workload_trace_and_duration_flags_replace_the_scenarios_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.csv");
+    let mut text = String::from("timestamp|value\n");
+    for s in 0..120 {
+        text.push_str(&format!("{}|{}\n", 1_000 + s, 10_000 + 100 * s));
+    }
+    std::fs::write(&trace, text).unwrap();
+    let out = dir.path().join("r");
+    let o = run(&[
+        "scenarios/quick.toml",
+        "--quiet",
+        "--duration",
+        "2m",
+        "--workload-trace",
+        trace.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let workload = std::fs::read_to_string(out.join("workload.csv")).unwrap();
+    assert_eq!(workload.lines().count(), 1 + 120);
+    let o = run(&["scenarios/quick.toml", "--duration", "forever"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--duration"), "{}", stderr(&o));
+}
