@@ -84,11 +84,16 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
                 .len()
         })
         .unwrap_or(0);
+    let hints = policy.deployment();
+    let mut config = scenario.config.clone();
+    if let Some(interval) = hints.checkpoint_interval {
+        config.checkpoint_interval = interval;
+    }
     Ok(Prepared {
         setup: TwinSetup {
             model: scenario.model.clone(),
-            config: scenario.config.clone(),
-            scheduler: scenario.scheduler,
+            config,
+            scheduler: hints.scheduler.unwrap_or(scenario.scheduler),
             node_speed: scenario.node.speed,
             workload_rps: rates,
             tick: scenario.tick,

@@ -62,6 +62,11 @@ impl Backend for SimBackend {
                     idle_time_ms_per_s: if running { sec.idle_ms } else { 0.0 },
                     records_in_per_s: if running { sec.records_in } else { 0.0 },
                     records_out_per_s: if running { sec.records_out } else { 0.0 },
+                    records_in_total: t.totals()[v].records_in,
+                    records_out_total: t.totals()[v].records_out,
+                    busy_time_ms_total: t.totals()[v].busy_ms,
+                    backpressured_time_ms_total: t.totals()[v].backpressured_ms,
+                    in_pool_usage: t.in_pool_usage(v),
                 }
             })
             .collect();
@@ -89,6 +94,7 @@ impl Backend for SimBackend {
             task_slots_total: slots,
             task_slots_available: slots - used,
             pending_records: t.pending_records(),
+            source_partitions: t.model().spec.kafka.partitions,
             source_records_in_total: t.records_consumed_total(),
             throughput_rps: t.throughput_rps(),
             consumer_lag: t.consumer_lag(),

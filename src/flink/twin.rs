@@ -183,6 +183,9 @@ pub struct Twin {
     rate_stat: SampledStat,
     lag_stat: SampledStat,
     second_acc: Vec<VertexSecond>,
+    /// Per-vertex counters since the job last started running (Flink's task counters reset
+    /// with every restart).
+    totals: Vec<VertexSecond>,
     last_second: Vec<VertexSecond>,
     last_latency_ms: Option<f64>,
     last_throughput_rps: Option<f64>,
@@ -252,6 +255,7 @@ impl Twin {
             failures_injected: Vec::new(),
             failures_skipped: 0,
             second_acc: vec![VertexSecond::default(); n],
+            totals: vec![VertexSecond::default(); n],
             last_second: vec![VertexSecond::default(); n],
             last_latency_ms: None,
             last_throughput_rps: None,
@@ -334,6 +338,19 @@ impl Twin {
     }
     pub fn last_second(&self) -> &[VertexSecond] {
         &self.last_second
+    }
+    /// Per-vertex counters accumulated since the job last started running.
+    pub fn totals(&self) -> &[VertexSecond] {
+        &self.totals
+    }
+    /// Share of vertex `v`'s in-flight input buffers in use (Flink's `inPoolUsage`), 0..1.
+    pub fn in_pool_usage(&self, v: usize) -> f64 {
+        let cap = self.buffer_capacity[v];
+        if cap > 0.0 {
+            (self.queued[v] / cap).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
     }
     pub fn latency_ms(&self) -> Option<f64> {
         self.last_latency_ms
@@ -629,6 +646,15 @@ impl Twin {
             vec![VertexSecond::default(); self.graph.len()],
         );
         let running = self.status == JobStatus::Running;
+        if running {
+            for (t, l) in self.totals.iter_mut().zip(&self.last_second) {
+                t.busy_ms += l.busy_ms;
+                t.backpressured_ms += l.backpressured_ms;
+                t.idle_ms += l.idle_ms;
+                t.records_in += l.records_in;
+                t.records_out += l.records_out;
+            }
+        }
         let workload = self.rate_at(SimTime::from_secs(self.now.as_secs() - 1));
         self.series.workload_rps.points.push((epoch, workload));
         let tms = self.tm_registered as f64;
@@ -1031,6 +1057,9 @@ impl Twin {
     fn resume(&mut self) {
         self.status = JobStatus::Running;
         self.running_since = self.now;
+        self.totals
+            .iter_mut()
+            .for_each(|t| *t = VertexSecond::default());
         self.apply_parallelism();
         self.start_checkpointing();
         self.log(

@@ -27,6 +27,14 @@ pub enum Action {
     SetTaskManagers(u32),
 }
 
+/// How a policy needs the job deployed (e.g. reactive mode, its checkpoint interval).
+/// `None` keeps the scenario's value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeploymentHints {
+    pub scheduler: Option<crate::flink::SchedulerMode>,
+    pub checkpoint_interval: Option<SimDuration>,
+}
+
 /// A control policy. Pure: no I/O, no wall clock; randomness only from its own stream.
 pub trait Policy: Send {
     /// The name it was built under (a policy name or preset).
@@ -35,6 +43,10 @@ pub trait Policy: Send {
     fn interval(&self) -> SimDuration;
     /// Looks at the job and returns what to change (often nothing).
     fn decide(&mut self, observation: &Observation) -> Vec<Action>;
+    /// How the job must be deployed for this policy (default: as the scenario says).
+    fn deployment(&self) -> DeploymentHints {
+        DeploymentHints::default()
+    }
 }
 
 /// A policy name the registry does not know, or parameters it rejects.

@@ -33,6 +33,15 @@ pub struct VertexObservation {
     /// Summed over subtasks.
     pub records_in_per_s: f64,
     pub records_out_per_s: f64,
+    /// Counters since the job last started running (they reset with every restart, as Flink's
+    /// task metrics do): records in/out summed over subtasks, busy and back-pressured time in
+    /// ms averaged over subtasks.
+    pub records_in_total: f64,
+    pub records_out_total: f64,
+    pub busy_time_ms_total: f64,
+    pub backpressured_time_ms_total: f64,
+    /// Share of the input buffers in use (`buffers.inPoolUsage`), 0..1; 0 for sources.
+    pub in_pool_usage: f64,
 }
 
 /// A snapshot of everything a policy may look at.
@@ -50,6 +59,8 @@ pub struct Observation {
     pub task_slots_available: u32,
     /// Sum of the source's `pendingRecords` (records waiting in Kafka).
     pub pending_records: f64,
+    /// Partitions of the source topic (from the Kafka source's partition metrics).
+    pub source_partitions: u32,
     /// The source's accumulated records in (for rates from counters).
     pub source_records_in_total: f64,
     /// Kafka consumer `records-consumed-rate`, summed (the experiments' throughput series).
