@@ -38,12 +38,19 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Check a summary field after the run, e.g. 'latency_le_1500ms_pct>=90' (repeatable);
+    /// exit 1 if one fails (the run folder is written either way).
+    #[arg(long, value_name = "FIELD<=VALUE")]
+    pub expect: Vec<crate::report::expect::Expectation>,
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let Some(path) = &args.scenario else {
         bail!("no scenario given: demeter-sim run SCENARIO");
     };
+    // An unknown field in --expect is a usage error: say so before simulating anything.
+    let blank = crate::report::summarize(&crate::runfolder::RunData::default());
+    crate::report::expect::check(&blank, &args.expect).map_err(anyhow::Error::msg)?;
     let scenario = scenario::load(path)?;
     let overrides = overrides(args, &scenario)?;
     let prepared = simulate::prepare(&scenario, &overrides)?;
@@ -60,9 +67,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let written = write_run_folder(&out, &scenario, &result, scenario.plots && !args.no_plots)?;
+    let mut summary = crate::report::summarize(&result.run_data());
+    summary.run = out.display().to_string();
     if !args.quiet {
-        let mut summary = crate::report::summarize(&result.run_data());
-        summary.run = out.display().to_string();
         println!(
             "{} | policy {} | seed {} | {}",
             scenario.name,
@@ -70,7 +77,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             result.seed,
             out.display()
         );
-        println!("{}", crate::report::render_table(&[summary]));
+        println!(
+            "{}",
+            crate::report::render_table(std::slice::from_ref(&summary))
+        );
         println!(
             "restarts {}, reconfigurations {}, failures skipped {}, {} files written",
             result.twin.restarts(),
@@ -78,6 +88,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             result.twin.failures_skipped(),
             written
         );
+    }
+    let failed =
+        crate::report::expect::check(&summary, &args.expect).map_err(anyhow::Error::msg)?;
+    if !failed.is_empty() {
+        return Err(super::CheckFailed(failed.join("; ")).into());
     }
     Ok(())
 }

@@ -41,6 +41,10 @@ pub struct SummarizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
+    /// Check a summary field of every folder, e.g. 'recovery_s_mean<=150' (repeatable);
+    /// exit 1 if one fails.
+    #[arg(long, value_name = "FIELD<=VALUE")]
+    pub expect: Vec<crate::report::expect::Expectation>,
 }
 
 /// The label of a folder in the table: its last path component (the whole path if it has none).
@@ -52,6 +56,10 @@ fn folder_label(dir: &std::path::Path) -> String {
 
 /// Reads and summarizes every folder, in the order given, and renders the table.
 pub fn summaries_text(args: &SummarizeArgs) -> anyhow::Result<String> {
+    Ok(summaries(args)?.0)
+}
+
+fn summaries(args: &SummarizeArgs) -> anyhow::Result<(String, Vec<report::Summary>)> {
     let mut rows = Vec::with_capacity(args.dirs.len());
     for dir in &args.dirs {
         let run = read_run_folder(dir).with_context(|| {
@@ -64,13 +72,23 @@ pub fn summaries_text(args: &SummarizeArgs) -> anyhow::Result<String> {
         summary.run = folder_label(dir);
         rows.push(summary);
     }
-    report::render(&rows, args.format.into()).context("cannot render the summary as JSON")
+    let text =
+        report::render(&rows, args.format.into()).context("cannot render the summary as JSON")?;
+    Ok((text, rows))
 }
 
-/// Runs `summarize`: prints the table on stdout.
+/// Runs `summarize`: prints the table on stdout, then checks the expectations.
 pub fn run(args: &SummarizeArgs) -> anyhow::Result<()> {
-    let text = summaries_text(args)?;
+    let (text, rows) = summaries(args)?;
     print!("{text}");
+    let mut failed = Vec::new();
+    for row in &rows {
+        let f = report::expect::check(row, &args.expect).map_err(anyhow::Error::msg)?;
+        failed.extend(f.into_iter().map(|m| format!("{}: {m}", row.run)));
+    }
+    if !failed.is_empty() {
+        return Err(super::CheckFailed(failed.join("; ")).into());
+    }
     Ok(())
 }
 

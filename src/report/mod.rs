@@ -5,6 +5,7 @@
 //! statistic is over the samples inside it (seconds without a sample are left out), resources
 //! follow [`resources::core_and_gb_hours`] and recovery follows [`recovery`].
 
+pub mod expect;
 pub mod recovery;
 pub mod resources;
 pub mod stats;

@@ -279,3 +279,38 @@ fn workload_trace_and_duration_flags_replace_the_scenarios_values() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--duration"), "{}", stderr(&o));
 }
+
+#[test]
+fn expectations_exit_1_when_they_fail_and_2_when_they_name_no_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = run(&[
+        "scenarios/quick.toml",
+        "--quiet",
+        "--no-plots",
+        "--out",
+        out.to_str().unwrap(),
+        "--expect",
+        "failures_injected==1",
+        "--expect",
+        "latency_le_1500ms_pct>=50",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&[
+        "summarize",
+        out.to_str().unwrap(),
+        "--expect",
+        "recovery_s_mean<1",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("recovery_s_mean < 1"), "{}", stderr(&o));
+    let o = run(&["summarize", out.to_str().unwrap(), "--expect", "speed>=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown summary field"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["scenarios/quick.toml", "--expect", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -437,3 +437,48 @@ fn checkpoints_time_out_under_heavy_backpressure() {
     assert!(twin.events().iter().any(|e| e.kind == "checkpoint_failed"));
     assert!(twin.last_checkpoint().is_none());
 }
+
+#[test]
+fn sub_second_ticks_agree_with_one_second_ticks() {
+    let run = |tick_ms: u64| {
+        let mut s = setup(
+            ysb(),
+            static_config(24, 10),
+            40_000.0,
+            600,
+            Some(one_delay_at(305)),
+        );
+        s.tick = SimDuration::from_ms(tick_ms);
+        let mut twin = Twin::new(s);
+        twin.advance_until(SimTime::from_secs(600));
+        let lat = &twin.series().latency_ms.points;
+        let above = lat.iter().filter(|p| p.1 > 1500.0).count();
+        (twin.records_consumed_total(), above, lat.len())
+    };
+    let (consumed_1s, above_1s, n_1s) = run(1000);
+    for tick in [100, 10] {
+        let (consumed, above, n) = run(tick);
+        assert!(
+            (consumed / consumed_1s - 1.0).abs() < 0.001,
+            "tick {tick} ms: {consumed} vs {consumed_1s}"
+        );
+        assert!(
+            above.abs_diff(above_1s) <= 2,
+            "tick {tick} ms: {above} vs {above_1s} s above 1.5 s"
+        );
+        assert!(n.abs_diff(n_1s) <= 1);
+    }
+}
+
+#[test]
+fn kafka_partitions_cap_the_useful_source_parallelism() {
+    let cap =
+        |p: u32| Twin::new(setup(ysb(), static_config(p, 10), 1000.0, 10, None)).capacity_rps()[0];
+    let per_subtask_48 = cap(48) / 24.0; // only 24 of 48 source subtasks have a partition
+    let per_subtask_24 = cap(24) / 24.0;
+    assert!(
+        per_subtask_48 < per_subtask_24,
+        "more subtasks, more contention, no more partitions"
+    );
+    assert!(cap(48) < cap(24));
+}
