@@ -1,5 +1,6 @@
 //! demeter-sim: a deterministic discrete-event simulator and digital twin of Apache Flink jobs.
 pub mod backend;
+pub mod calibrate;
 pub mod cli;
 pub mod cluster;
 pub mod control;

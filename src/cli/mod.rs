@@ -6,6 +6,7 @@ pub mod check;
 pub mod fit_workload;
 pub mod run;
 pub mod summarize;
+pub mod validate;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Summarize(summarize::SummarizeArgs),
     /// Fit a compact workload model to a recorded `timestamp|value` trace.
     FitWorkload(fit_workload::FitWorkloadArgs),
+    /// Replay a recorded run in the twin and report how far the twin is from it.
+    Validate(validate::ValidateArgs),
 }
 
 /// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Summarize(args)) => summarize::run(args),
         Some(Command::FitWorkload(args)) => fit_workload::run(args),
+        Some(Command::Validate(args)) => validate::run(args),
         None if cli.run.scenario.is_some() => run::run(&cli.run),
         None => {
             eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");

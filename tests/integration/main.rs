@@ -5,4 +5,5 @@ mod golden;
 mod regime;
 mod summarize;
 mod twin;
+mod validate;
 mod workload;

@@ -1,0 +1,8 @@
+//! Calibration and validation against recorded runs: replaying a recorded run in the twin,
+//! measuring how far the twin is from it, and (later) fitting model parameters.
+
+pub mod replay;
+pub mod validate;
+
+pub use replay::{Change, RecordedPolicy, ReplayPolicy};
+pub use validate::{fidelity, render_report, simulate_recorded, Fidelity, RecordedSetup};

@@ -1,0 +1,197 @@
+//! Replaying a recorded run's configuration timeline: the TaskManager levels and configurations
+//! it actually went through, as a policy, so the twin is judged apart from any policy.
+
+use crate::flink::{JobConfig, SchedulerMode};
+use crate::policy::{Action, DeploymentHints, Observation, Policy};
+use crate::runfolder::RunData;
+use crate::time::{SimDuration, SimTime};
+
+/// What the recorded run changed, and when (seconds since its start).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// A new configuration deployed by stop-with-savepoint + redeploy (Demeter, the operator).
+    Redeploy(JobConfig),
+    /// A new TaskManager replica count (reactive mode + HPA).
+    TaskManagers(u32),
+}
+
+/// How the recorded run's job was managed, from its name (`baseline`, `reactive`, `operator`,
+/// `demeter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordedPolicy {
+    Static,
+    Reactive,
+    Operator,
+    Demeter,
+}
+
+impl RecordedPolicy {
+    pub fn from_run_name(name: &str) -> Option<RecordedPolicy> {
+        match name {
+            "baseline" | "static" => Some(RecordedPolicy::Static),
+            "reactive" => Some(RecordedPolicy::Reactive),
+            "operator" => Some(RecordedPolicy::Operator),
+            "demeter" => Some(RecordedPolicy::Demeter),
+            _ => None,
+        }
+    }
+}
+
+/// A level must hold this long to count as a change; shorter dips are failures and restarts,
+/// which the twin replays by itself.
+const STABLE_LEVEL_S: i64 = 60;
+
+/// The recorded TaskManager levels that held at least `STABLE_LEVEL_S`, as (second, level).
+pub fn stable_levels(run: &RunData) -> Vec<(i64, u32)> {
+    let pts = run
+        .task_managers
+        .range(run.start_epoch, run.start_epoch + run.window_s);
+    let mut levels: Vec<(i64, u32)> = Vec::new();
+    let mut i = 0;
+    while i < pts.len() {
+        let level = pts[i].1.round().max(0.0) as u32;
+        let start = pts[i].0;
+        let mut j = i;
+        while j + 1 < pts.len() && pts[j + 1].1.round() as u32 == level {
+            j += 1;
+        }
+        let held = pts[j].0 - start + 1;
+        if held >= STABLE_LEVEL_S && levels.last().map(|l| l.1) != Some(level) {
+            levels.push((start - run.start_epoch, level));
+        }
+        i = j + 1;
+    }
+    levels
+}
+
+/// The configuration timeline of a recorded run, relative to its start, for `policy`.
+pub fn timeline(run: &RunData, policy: RecordedPolicy, base: &JobConfig) -> Vec<(SimTime, Change)> {
+    let at = |epoch: i64| SimTime::from_secs((epoch - run.start_epoch).max(0) as u64);
+    match policy {
+        RecordedPolicy::Static => Vec::new(),
+        RecordedPolicy::Reactive => stable_levels(run)
+            .into_iter()
+            .skip(1)
+            .map(|(s, level)| {
+                (
+                    SimTime::from_secs(s as u64),
+                    Change::TaskManagers(level.max(1)),
+                )
+            })
+            .collect(),
+        RecordedPolicy::Operator => stable_levels(run)
+            .into_iter()
+            .skip(1)
+            .map(|(s, level)| {
+                let mut c = base.clone();
+                c.scale_out = level.max(1);
+                // The redeploy happened before the new level registered: start it one
+                // redeploy earlier is unknowable from the series, so it starts when seen.
+                (SimTime::from_secs(s as u64), Change::Redeploy(c))
+            })
+            .collect(),
+        RecordedPolicy::Demeter => run
+            .configs
+            .iter()
+            .skip(1)
+            .filter(|c| c.timestamp >= run.start_epoch)
+            .map(|c| {
+                let config = JobConfig {
+                    scale_out: c.scale_out,
+                    task_slots: c.task_slots,
+                    cpu: c.cpu,
+                    memory_mb: c.memory_mb,
+                    checkpoint_interval: SimDuration::from_ms(c.checkpoint_interval_ms),
+                    parallelism_overrides: vec![],
+                };
+                (at(c.timestamp), Change::Redeploy(config))
+            })
+            .collect(),
+    }
+}
+
+/// A policy that applies a recorded timeline. A change the twin refuses (the job is
+/// restarting) is retried every second until it goes through.
+pub struct ReplayPolicy {
+    timeline: Vec<(SimTime, Change)>,
+    next: usize,
+    scheduler: SchedulerMode,
+    checkpoint_interval: Option<SimDuration>,
+}
+
+impl ReplayPolicy {
+    pub fn new(
+        timeline: Vec<(SimTime, Change)>,
+        scheduler: SchedulerMode,
+        checkpoint_interval: Option<SimDuration>,
+    ) -> Self {
+        ReplayPolicy {
+            timeline,
+            next: 0,
+            scheduler,
+            checkpoint_interval,
+        }
+    }
+}
+
+impl Policy for ReplayPolicy {
+    fn name(&self) -> &str {
+        "replay"
+    }
+    fn interval(&self) -> SimDuration {
+        SimDuration::from_secs(1)
+    }
+    fn decide(&mut self, observation: &Observation) -> Vec<Action> {
+        let mut out = Vec::new();
+        while let Some((at, change)) = self.timeline.get(self.next) {
+            if *at > observation.time {
+                break;
+            }
+            match change {
+                Change::TaskManagers(n) => out.push(Action::SetTaskManagers(*n)),
+                Change::Redeploy(c) => {
+                    if observation.job_state != crate::policy::JobState::Running {
+                        break; // retry next second
+                    }
+                    out.push(Action::Redeploy(c.clone()));
+                }
+            }
+            self.next += 1;
+        }
+        out
+    }
+    fn deployment(&self) -> DeploymentHints {
+        DeploymentHints {
+            scheduler: Some(self.scheduler),
+            checkpoint_interval: self.checkpoint_interval,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runfolder::Series;
+
+    #[test]
+    fn short_dips_are_not_levels() {
+        let mut pts = Vec::new();
+        for s in 0..300 {
+            let level = if (100..115).contains(&s) {
+                23.0
+            } else if s >= 200 {
+                12.0
+            } else {
+                24.0
+            };
+            pts.push((1000 + s, level));
+        }
+        let run = RunData {
+            start_epoch: 1000,
+            window_s: 300,
+            task_managers: Series { points: pts },
+            ..RunData::default()
+        };
+        assert_eq!(stable_levels(&run), vec![(0, 24), (200, 12)]);
+    }
+}

@@ -1,0 +1,302 @@
+//! Validation: simulate a recorded run as it happened and report the distance per series.
+//!
+//! The twin gets the recorded workload (3 x the dataset with the generators' noise), the
+//! recorded failure times and the configuration timeline the run went through, so what is
+//! judged is the twin, not a policy. Errors are computed on 60-s means where the recorded
+//! series are noisy per second.
+
+use crate::backend::SimBackend;
+use crate::control;
+use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule};
+use crate::flink::{JobConfig, JobModel, SchedulerMode, Twin, TwinSetup};
+use crate::report::{self, Summary};
+use crate::runfolder::{RunData, Series};
+use crate::simulate::RunResult;
+use crate::time::{SimDuration, SimTime};
+
+use super::replay::{timeline, RecordedPolicy, ReplayPolicy};
+
+/// Everything needed to replay one recorded run.
+pub struct RecordedSetup {
+    pub run: RunData,
+    pub policy: RecordedPolicy,
+    pub model: JobModel,
+    /// Offered load per second from the run's start (scaled, with noise).
+    pub workload_rps: Vec<f64>,
+    pub seed: u64,
+    pub tick: SimDuration,
+}
+
+/// The configuration the recorded run started with (research/demeter.md §3).
+pub fn initial_config(run: &RunData, policy: RecordedPolicy) -> JobConfig {
+    let mut c = JobConfig {
+        scale_out: 24,
+        task_slots: 1,
+        cpu: 1.0,
+        memory_mb: 4096,
+        checkpoint_interval: SimDuration::from_secs(10),
+        parallelism_overrides: vec![],
+    };
+    match policy {
+        // The Reactive job YAML uses 20-s checkpoints (§3.2).
+        RecordedPolicy::Reactive => c.checkpoint_interval = SimDuration::from_secs(20),
+        RecordedPolicy::Demeter => {
+            if let Some(first) = run.configs.first() {
+                c.scale_out = first.scale_out;
+                c.task_slots = first.task_slots;
+                c.cpu = first.cpu;
+                c.memory_mb = first.memory_mb;
+                c.checkpoint_interval = SimDuration::from_ms(first.checkpoint_interval_ms);
+            }
+        }
+        _ => {}
+    }
+    c
+}
+
+/// Simulates the recorded run with its failures and configuration timeline.
+pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
+    let run = &setup.run;
+    let config = initial_config(run, setup.policy);
+    let scheduler = match setup.policy {
+        RecordedPolicy::Reactive => SchedulerMode::Reactive,
+        _ => SchedulerMode::Default,
+    };
+    let failures: Vec<SimTime> = run
+        .failures
+        .iter()
+        .filter(|&&f| f >= run.start_epoch && f < run.start_epoch + run.window_s)
+        .map(|&f| SimTime::from_secs((f - run.start_epoch) as u64))
+        .collect();
+    let failures_scheduled = failures.len();
+    let horizon = SimTime::from_secs(run.window_s.max(1) as u64);
+    let plan = (!failures.is_empty()).then(|| FailurePlan {
+        // Chaos Mesh NetworkChaos delay for 30 s (research/demeter.md §2.2); the recorded
+        // injection times are already aligned to the checkpoints.
+        kind: FailureKind::NetworkDelay {
+            duration: SimDuration::from_secs(30),
+        },
+        schedule: FailureSchedule::At(failures),
+        align_before_checkpoint: None,
+    });
+    let mut policy = ReplayPolicy::new(
+        timeline(run, setup.policy, &config),
+        scheduler,
+        Some(config.checkpoint_interval),
+    );
+    let twin = Twin::new(TwinSetup {
+        model: setup.model,
+        config,
+        scheduler,
+        node_speed: 1.0,
+        workload_rps: setup.workload_rps,
+        tick: setup.tick,
+        horizon,
+        failures: plan,
+        seed: setup.seed,
+        start_epoch: run.start_epoch,
+    });
+    let mut backend = SimBackend::new(twin);
+    let decisions = control::run(&mut backend, &mut policy, |_, _| {})
+        .expect("the simulated backend never fails");
+    RunResult {
+        twin: backend.into_twin(),
+        failures_scheduled,
+        decisions,
+        seed: setup.seed,
+        policy_name: run.name.clone(),
+    }
+}
+
+/// How far a simulated run is from the recorded one.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Fidelity {
+    pub recorded: Summary,
+    pub simulated: Summary,
+    /// Mean absolute percentage error of 60-s mean throughput, %.
+    pub throughput_mape_pct: Option<f64>,
+    /// Relative error of the mean consumer lag, %.
+    pub lag_mean_error_pct: Option<f64>,
+    /// Mean absolute error of 60-s mean lag, records.
+    pub lag_mae_records: Option<f64>,
+    /// Share of seconds with latency <= 1.5 s, simulated minus recorded, points.
+    pub latency_share_diff_pts: Option<f64>,
+    /// Relative error of the median latency, %.
+    pub latency_p50_error_pct: Option<f64>,
+    /// Mean absolute difference of the TaskManager count per second.
+    pub task_managers_mae: Option<f64>,
+    /// Relative error of core-hours, %.
+    pub core_hours_error_pct: f64,
+    /// Relative error of mean recovery, %.
+    pub recovery_mean_error_pct: Option<f64>,
+    /// Per failure: (recorded injection epoch, recorded recovery s, simulated recovery s).
+    pub per_failure: Vec<(i64, Option<i64>, Option<i64>)>,
+}
+
+fn minute_means(s: &Series, from: i64, to: i64) -> Vec<(i64, f64)> {
+    let mut out = Vec::new();
+    let mut bucket = from;
+    let (mut sum, mut n) = (0.0, 0usize);
+    for &(t, v) in s.range(from, to) {
+        let b = from + (t - from) / 60 * 60;
+        if b != bucket {
+            if n > 0 {
+                out.push((bucket, sum / n as f64));
+            }
+            bucket = b;
+            sum = 0.0;
+            n = 0;
+        }
+        sum += v;
+        n += 1;
+    }
+    if n > 0 {
+        out.push((bucket, sum / n as f64));
+    }
+    out
+}
+
+/// Pairs the buckets both series have.
+fn paired(a: &[(i64, f64)], b: &[(i64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push((a[i].1, b[j].1));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+fn rel_err_pct(sim: Option<f64>, rec: Option<f64>) -> Option<f64> {
+    match (sim, rec) {
+        (Some(s), Some(r)) if r != 0.0 => Some((s - r) / r * 100.0),
+        _ => None,
+    }
+}
+
+/// Compares a simulated run with the recorded one over the recorded window.
+pub fn fidelity(recorded: &RunData, simulated: &RunData) -> Fidelity {
+    let from = recorded.start_epoch;
+    let to = recorded.start_epoch + recorded.window_s;
+    let rec = report::summarize(recorded);
+    let sim = report::summarize(simulated);
+    let thr = paired(
+        &minute_means(&simulated.throughput_rps, from, to),
+        &minute_means(&recorded.throughput_rps, from, to),
+    );
+    let thr: Vec<(f64, f64)> = thr.into_iter().filter(|p| p.1 > 0.0).collect();
+    let throughput_mape_pct = (!thr.is_empty()).then(|| {
+        thr.iter().map(|(s, r)| ((s - r) / r).abs()).sum::<f64>() / thr.len() as f64 * 100.0
+    });
+    let lag = paired(
+        &minute_means(&simulated.consumer_lag, from, to),
+        &minute_means(&recorded.consumer_lag, from, to),
+    );
+    let lag_mae_records = (!lag.is_empty())
+        .then(|| lag.iter().map(|(s, r)| (s - r).abs()).sum::<f64>() / lag.len() as f64);
+    let tms = paired(
+        simulated.task_managers.range(from, to),
+        recorded.task_managers.range(from, to),
+    );
+    let task_managers_mae = (!tms.is_empty())
+        .then(|| tms.iter().map(|(s, r)| (s - r).abs()).sum::<f64>() / tms.len() as f64);
+    let per_failure = recorded
+        .failures
+        .iter()
+        .filter(|&&f| f >= from && f < to)
+        .enumerate()
+        .map(|(i, &f)| {
+            (
+                f,
+                rec.recovery_s.get(i).copied().flatten(),
+                sim.recovery_s.get(i).copied().flatten(),
+            )
+        })
+        .collect();
+    Fidelity {
+        throughput_mape_pct,
+        lag_mean_error_pct: rel_err_pct(
+            sim.consumer_lag_records_mean,
+            rec.consumer_lag_records_mean,
+        ),
+        lag_mae_records,
+        latency_share_diff_pts: match (sim.latency_le_1500ms_pct, rec.latency_le_1500ms_pct) {
+            (Some(s), Some(r)) => Some(s - r),
+            _ => None,
+        },
+        latency_p50_error_pct: rel_err_pct(sim.latency_ms_p50, rec.latency_ms_p50),
+        task_managers_mae,
+        core_hours_error_pct: if rec.core_hours > 0.0 {
+            (sim.core_hours - rec.core_hours) / rec.core_hours * 100.0
+        } else {
+            0.0
+        },
+        recovery_mean_error_pct: rel_err_pct(sim.recovery_s_mean, rec.recovery_s_mean),
+        per_failure,
+        recorded: rec,
+        simulated: sim,
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// The Markdown validation report.
+pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
+    let mut out = format!("# Validation: {title}\n\n");
+    out.push_str("## Summary, recorded vs simulated\n\n");
+    let mut rec = f.recorded.clone();
+    rec.run = "recorded".into();
+    let mut sim = f.simulated.clone();
+    sim.run = "simulated".into();
+    out.push_str(&report::render_markdown(&[rec, sim]));
+    out.push_str("\n## Per-series error\n\n| measure | value |\n|:--|--:|\n");
+    let rows = [
+        (
+            "throughput MAPE (60-s means), %",
+            opt(f.throughput_mape_pct, 2),
+        ),
+        ("mean lag error, %", opt(f.lag_mean_error_pct, 1)),
+        ("lag MAE (60-s means), records", opt(f.lag_mae_records, 0)),
+        (
+            "share of latency <= 1.5 s, sim - rec, points",
+            opt(f.latency_share_diff_pts, 2),
+        ),
+        ("median latency error, %", opt(f.latency_p50_error_pct, 2)),
+        ("TaskManagers MAE", opt(f.task_managers_mae, 3)),
+        ("core-h error, %", format!("{:.2}", f.core_hours_error_pct)),
+        ("mean recovery error, %", opt(f.recovery_mean_error_pct, 1)),
+    ];
+    for (k, v) in rows {
+        out.push_str(&format!("| {k} | {v} |\n"));
+    }
+    out.push_str("\n## Recovery per failure (s)\n\n| # | injected (epoch s) | recorded | simulated |\n|--:|--:|--:|--:|\n");
+    for (i, (t, r, s)) in f.per_failure.iter().enumerate() {
+        let show = |v: &Option<i64>| {
+            v.map(|x| x.to_string())
+                .unwrap_or_else(|| "censored".into())
+        };
+        out.push_str(&format!(
+            "| {} | {t} | {} | {} |\n",
+            i + 1,
+            show(r),
+            show(s)
+        ));
+    }
+    if !plots.is_empty() {
+        out.push_str("\n## Overlays\n\n");
+        for p in plots {
+            out.push_str(&format!("![{p}]({p})\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,224 @@
+//! `demeter-sim validate RECORDED_RUN --out DIR`: replay a recorded run in the twin and report
+//! how far the twin is from it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::calibrate::{fidelity, render_report, simulate_recorded, RecordedPolicy, RecordedSetup};
+use crate::rng;
+use crate::runfolder::{read_run_folder, write_run_folder};
+use crate::time::SimDuration;
+use crate::workload::{self, WorkloadSpec};
+
+/// Arguments of `validate`.
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// Recorded run folders (e.g. ../shared/traces/demeter/results/1_baseline_ADS_24_small);
+    /// with several, each gets DIR/<run>/ and DIR/fidelity.md holds the table of all.
+    #[arg(required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// Where to write the simulated run folder(s) and report(s).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace DIR if it holds an earlier run.
+    #[arg(long)]
+    pub force: bool,
+    /// Job model (default: models/ysb.toml for *_ADS_* runs, models/tsw.toml for *_CARS_*).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Workload trace (default: the run's dataset in ../../datasets/ next to the run folder).
+    #[arg(long)]
+    pub workload: Option<PathBuf>,
+    /// Generator replicas, each at the dataset rate (research/demeter.md §1).
+    #[arg(long, default_value_t = 3.0)]
+    pub scale: f64,
+    /// Per-second noise of the generators (`limiterMaxNoise`).
+    #[arg(long, default_value_t = 0.1)]
+    pub noise: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Skip the overlay plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+/// Which job a recorded run folder ran, from its name.
+fn job_of(run: &Path) -> Option<(&'static str, &'static str)> {
+    let name = run.file_name()?.to_string_lossy().to_string();
+    if name.contains("_ADS_") {
+        Some(("models/ysb.toml", "ADS_3D_1S_4_sub_30K_max.csv"))
+    } else if name.contains("_CARS_") {
+        Some(("models/tsw.toml", "CARS_3D_1S_4_sub_35K_max.csv"))
+    } else {
+        None
+    }
+}
+
+pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
+    if args.runs.len() == 1 {
+        let text = validate_one(args, &args.runs[0], &args.out)?;
+        println!("{text}");
+        return Ok(());
+    }
+    super::run::claim_output_dir(&args.out, args.force)?;
+    let mut rows = Vec::new();
+    for run in &args.runs {
+        let name = run
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .with_context(|| format!("{}: not a run folder name", run.display()))?;
+        eprintln!("validating {name}");
+        validate_one(args, run, &args.out.join(&name))?;
+        let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+            args.out.join(&name).join("fidelity.json"),
+        )?)?;
+        rows.push((name, f));
+    }
+    let text = fidelity_table(&rows);
+    std::fs::write(args.out.join("fidelity.md"), &text)?;
+    println!("{text}");
+    Ok(())
+}
+
+/// The fidelity table over several validated runs (Markdown).
+fn fidelity_table(rows: &[(String, serde_json::Value)]) -> String {
+    let num = |v: &serde_json::Value, k: &str, d: usize| {
+        v.get(k)
+            .and_then(|x| x.as_f64())
+            .map(|x| format!("{x:.d$}"))
+            .unwrap_or_else(|| "–".into())
+    };
+    let mut out = String::from(
+        "| run | throughput MAPE % | core-h error % | <=1.5 s sim - rec (points) | mean lag error % | mean recovery error % | TaskManagers MAE |\n|:--|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for (name, f) in rows {
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} | {} |\n",
+            num(f, "throughput_mape_pct", 1),
+            num(f, "core_hours_error_pct", 1),
+            num(f, "latency_share_diff_pts", 1),
+            num(f, "lag_mean_error_pct", 0),
+            num(f, "recovery_mean_error_pct", 0),
+            num(f, "task_managers_mae", 2),
+        ));
+    }
+    out
+}
+
+/// Validates one recorded run into `out`; returns the Markdown report.
+fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Result<String> {
+    let recorded = read_run_folder(run_dir)
+        .with_context(|| format!("reading recorded run {}", run_dir.display()))?;
+    let policy = RecordedPolicy::from_run_name(&recorded.name).with_context(|| {
+        format!(
+            "{}: unknown run name {:?}; expected baseline, reactive, operator or demeter",
+            run_dir.display(),
+            recorded.name
+        )
+    })?;
+    let job = job_of(run_dir);
+    let model_path = match (&args.model, job) {
+        (Some(m), _) => m.clone(),
+        (None, Some((m, _))) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(m),
+        (None, None) => bail!("cannot tell the job of {}: pass --model", run_dir.display()),
+    };
+    let workload_path = match (&args.workload, job) {
+        (Some(w), _) => w.clone(),
+        (None, Some((_, w))) => run_dir.join("../../datasets").join(w),
+        (None, None) => bail!(
+            "cannot tell the workload of {}: pass --workload",
+            run_dir.display()
+        ),
+    };
+    let model = crate::scenario::load_model(&model_path)?;
+    let spec = WorkloadSpec::trace(std::path::absolute(&workload_path)?, args.scale, args.noise);
+    let duration_s = recorded.window_s.max(1) as u64;
+    let rates = workload::build(
+        &spec,
+        Path::new("."),
+        duration_s,
+        &mut rng::stream(args.seed, "workload"),
+    )
+    .with_context(|| format!("--workload {}", workload_path.display()))?
+    .rates_rps;
+    super::run::claim_output_dir(out, args.force)?;
+    let result = simulate_recorded(RecordedSetup {
+        run: recorded.clone(),
+        policy,
+        model,
+        workload_rps: rates,
+        seed: args.seed,
+        tick: SimDuration::from_secs(1),
+    });
+    let simulated = result.run_data();
+    write_run_folder(out, &simulated)?;
+    let manifest = serde_json::json!({
+        "tool": "demeter-sim validate",
+        "version": env!("CARGO_PKG_VERSION"),
+        "recorded_run": run_dir.display().to_string(),
+        "model": model_path.display().to_string(),
+        "workload": workload_path.display().to_string(),
+        "scale": args.scale,
+        "noise": args.noise,
+        "seed": args.seed,
+        "start_epoch": simulated.start_epoch,
+        "window_s": simulated.window_s,
+        "scheduled_failures": result.failures_scheduled,
+    });
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    let f = fidelity(&recorded, &simulated);
+    std::fs::write(
+        out.join("fidelity.json"),
+        serde_json::to_string_pretty(&f)? + "\n",
+    )?;
+    let mut plots = Vec::new();
+    if !args.no_plots {
+        for (file, label, a, b) in [
+            (
+                "overlay_throughput.png",
+                "throughput (records/s)",
+                &recorded.throughput_rps,
+                &simulated.throughput_rps,
+            ),
+            (
+                "overlay_lag.png",
+                "consumer lag (records)",
+                &recorded.consumer_lag,
+                &simulated.consumer_lag,
+            ),
+            (
+                "overlay_latency.png",
+                "latency (ms)",
+                &recorded.latency_ms,
+                &simulated.latency_ms,
+            ),
+            (
+                "overlay_task_managers.png",
+                "TaskManagers",
+                &recorded.task_managers,
+                &simulated.task_managers,
+            ),
+        ] {
+            crate::plot::plot_overlay(
+                &format!("{}: recorded vs simulated", recorded.name),
+                label,
+                ("recorded", a),
+                ("simulated", b),
+                recorded.start_epoch,
+                &out.join(file),
+            )?;
+            plots.push(file);
+        }
+    }
+    let title = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let text = render_report(&title, &f, &plots);
+    std::fs::write(out.join("report.md"), &text)?;
+    Ok(text)
+}

@@ -1,0 +1,48 @@
+//! `validate` replays recorded runs in the twin (needs ../shared/traces/demeter; skipped without).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn results() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/traces/demeter/results");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (the recorded Demeter traces)",
+            p.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn static_ysb_replay_is_within_the_fitted_targets() {
+    let Some(results) = results() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("v");
+    let o = Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
+        .args([
+            "validate",
+            results.join("1_baseline_ADS_24_small").to_str().unwrap(),
+        ])
+        .args(["--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fidelity.json")).unwrap()).unwrap();
+    let get = |k: &str| f[k].as_f64().unwrap();
+    // Issue 5's targets for the fitted YSB Static run.
+    assert!(get("throughput_mape_pct") <= 5.0, "{f}");
+    assert!(get("latency_share_diff_pts").abs() <= 2.0, "{f}");
+    assert!(get("recovery_mean_error_pct").abs() <= 10.0, "{f}");
+    for file in [
+        "report.md",
+        "overlay_throughput.png",
+        "data/baseline-latency-data.csv",
+        "manifest.json",
+    ] {
+        assert!(dir.join(file).exists(), "{file}");
+    }
+}
