@@ -225,10 +225,26 @@ pub fn write_extras(
     std::fs::write(&p, serde_json::to_string_pretty(&manifest)? + "\n")?;
     written.push(p);
 
+    written.push(write_events(dir, result)?);
+    written.push(write_decisions(dir, result)?);
+
+    let p = dir.join("workload.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p)?);
+    writeln!(f, "timestamp|value")?;
+    for (ts, v) in &result.workload_series().points {
+        writeln!(f, "{ts}|{v}")?;
+    }
+    f.flush()?;
+    written.push(p);
+    Ok(written)
+}
+
+/// `events.csv`: what happened to the job, one line per event.
+pub fn write_events(dir: &Path, result: &RunResult) -> std::io::Result<PathBuf> {
     let p = dir.join("events.csv");
     let mut w = csv::Writer::from_path(&p)?;
     w.write_record(["time_s", "kind", "detail"])?;
-    for e in t.events() {
+    for e in result.twin.events() {
         w.write_record([
             format!("{:.3}", e.time.as_secs_f64()),
             e.kind.to_string(),
@@ -236,8 +252,11 @@ pub fn write_extras(
         ])?;
     }
     w.flush()?;
-    written.push(p);
+    Ok(p)
+}
 
+/// `decisions.csv`: every action the policy took, and whether the backend refused it.
+pub fn write_decisions(dir: &Path, result: &RunResult) -> std::io::Result<PathBuf> {
     let p = dir.join("decisions.csv");
     let mut w = csv::Writer::from_path(&p)?;
     w.write_record(["time_s", "action", "refused"])?;
@@ -249,15 +268,5 @@ pub fn write_extras(
         ])?;
     }
     w.flush()?;
-    written.push(p);
-
-    let p = dir.join("workload.csv");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&p)?);
-    writeln!(f, "timestamp|value")?;
-    for (ts, v) in &result.workload_series().points {
-        writeln!(f, "{ts}|{v}")?;
-    }
-    f.flush()?;
-    written.push(p);
-    Ok(written)
+    Ok(p)
 }

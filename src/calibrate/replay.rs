@@ -110,14 +110,19 @@ pub fn timeline(run: &RunData, policy: RecordedPolicy, base: &JobConfig) -> Vec<
     }
 }
 
-/// A policy that applies a recorded timeline. A change the twin refuses (the job is
-/// restarting) is retried every second until it goes through.
+/// A policy that applies a recorded timeline. A configuration the twin has not taken yet (the
+/// job was restarting, or a redeploy was still in progress) is issued again every
+/// `RETRY_S` until the job runs it; a change that a newer one overtook is skipped.
 pub struct ReplayPolicy {
     timeline: Vec<(SimTime, Change)>,
     next: usize,
+    wanted: Option<JobConfig>,
+    last_issued: Option<SimTime>,
     scheduler: SchedulerMode,
     checkpoint_interval: Option<SimDuration>,
 }
+
+const RETRY_S: u64 = 10;
 
 impl ReplayPolicy {
     pub fn new(
@@ -128,10 +133,20 @@ impl ReplayPolicy {
         ReplayPolicy {
             timeline,
             next: 0,
+            wanted: None,
+            last_issued: None,
             scheduler,
             checkpoint_interval,
         }
     }
+}
+
+fn same_deployment(a: &JobConfig, b: &JobConfig) -> bool {
+    a.scale_out == b.scale_out
+        && a.task_slots == b.task_slots
+        && a.cpu == b.cpu
+        && a.memory_mb == b.memory_mb
+        && a.checkpoint_interval == b.checkpoint_interval
 }
 
 impl Policy for ReplayPolicy {
@@ -150,13 +165,23 @@ impl Policy for ReplayPolicy {
             match change {
                 Change::TaskManagers(n) => out.push(Action::SetTaskManagers(*n)),
                 Change::Redeploy(c) => {
-                    if observation.job_state != crate::policy::JobState::Running {
-                        break; // retry next second
-                    }
-                    out.push(Action::Redeploy(c.clone()));
+                    self.wanted = Some(c.clone());
+                    self.last_issued = None;
                 }
             }
             self.next += 1;
+        }
+        if let Some(want) = &self.wanted {
+            if same_deployment(&observation.config, want) {
+                self.wanted = None;
+            } else if observation.job_state == crate::policy::JobState::Running
+                && self
+                    .last_issued
+                    .is_none_or(|t| observation.time.saturating_since(t).as_ms() >= RETRY_S * 1000)
+            {
+                out.push(Action::Redeploy(want.clone()));
+                self.last_issued = Some(observation.time);
+            }
         }
         out
     }

@@ -62,6 +62,13 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     super::run::claim_output_dir(&args.out, args.force)?;
+    // Marks the folder as demeter-sim's, so --force may replace it later.
+    let manifest = serde_json::json!({
+        "tool": "demeter-sim validate",
+        "version": env!("CARGO_PKG_VERSION"),
+        "runs": args.runs.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
+    });
+    std::fs::write(args.out.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
     let mut rows = Vec::new();
     for run in &args.runs {
         let name = run
@@ -153,6 +160,8 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
     });
     let simulated = result.run_data();
     write_run_folder(out, &simulated)?;
+    crate::simulate::write_events(out, &result)?;
+    crate::simulate::write_decisions(out, &result)?;
     let manifest = serde_json::json!({
         "tool": "demeter-sim validate",
         "version": env!("CARGO_PKG_VERSION"),

@@ -995,6 +995,10 @@ impl Twin {
             JobStatus::Restarting
         };
         self.pending_checkpoint = None;
+        if cause != RestartCause::Redeploy && self.pending_redeploy.take().is_some() {
+            // A failover aborts a stop-with-savepoint in flight; the caller may try again.
+            self.log("savepoint_aborted", format!("{cause:?}"));
+        }
         // In-flight records are lost; the source rewinds to the last completed checkpoint
         // (a savepoint redeploy rewinds to the savepoint, which is exact).
         let rewind_to = match cause {

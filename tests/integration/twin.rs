@@ -482,3 +482,25 @@ fn kafka_partitions_cap_the_useful_source_parallelism() {
     );
     assert!(cap(48) < cap(24));
 }
+
+#[test]
+fn a_failover_aborts_a_savepoint_in_flight_and_a_new_redeploy_is_accepted() {
+    let mut model = ysb();
+    model.spec.restart.savepoint_base_s = 30.0;
+    let mut twin = Twin::new(setup(
+        model,
+        static_config(24, 10),
+        30_000.0,
+        600,
+        Some(one_delay_at(100)),
+    ));
+    twin.advance_until(SimTime::from_secs(101));
+    twin.redeploy(static_config(12, 10)).unwrap();
+    // The TaskManager is declared lost ~15-20 s later, before the 30-s savepoint completes.
+    twin.advance_until(SimTime::from_secs(200));
+    assert!(twin.events().iter().any(|e| e.kind == "savepoint_aborted"));
+    assert_eq!(twin.config().scale_out, 24);
+    twin.redeploy(static_config(12, 10)).unwrap();
+    twin.advance_until(SimTime::from_secs(400));
+    assert_eq!(twin.config().scale_out, 12);
+}
