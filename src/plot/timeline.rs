@@ -346,7 +346,7 @@ pub(crate) fn config_changes(axis: &TimeAxis, configs: &[ConfigRow]) -> Vec<i64>
     let mut out = Vec::new();
     let mut prev: Option<&ConfigRow> = None;
     for c in configs {
-        let changed = prev.map_or(true, |p| {
+        let changed = prev.is_none_or(|p| {
             (
                 p.scale_out,
                 p.task_slots,
