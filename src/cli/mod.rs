@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 a requested check failed, 2 bad input or any other error.
 
+pub mod calibrate;
 pub mod check;
 pub mod fit_workload;
 pub mod run;
@@ -35,6 +36,8 @@ pub enum Command {
     FitWorkload(fit_workload::FitWorkloadArgs),
     /// Replay a recorded run in the twin and report how far the twin is from it.
     Validate(validate::ValidateArgs),
+    /// Fit a job model's parameters to a recorded run.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 /// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
         Some(Command::Summarize(args)) => summarize::run(args),
         Some(Command::FitWorkload(args)) => fit_workload::run(args),
         Some(Command::Validate(args)) => validate::run(args),
+        Some(Command::Calibrate(args)) => calibrate::run(args),
         None if cli.run.scenario.is_some() => run::run(&cli.run),
         None => {
             eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");

@@ -68,7 +68,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<()> {
         "version": env!("CARGO_PKG_VERSION"),
         "runs": args.runs.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
     });
-    std::fs::write(args.out.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")?;
+    std::fs::write(
+        args.out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
     let mut rows = Vec::new();
     for run in &args.runs {
         let name = run

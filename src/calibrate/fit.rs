@@ -1,0 +1,262 @@
+//! Fitting a job model to a recorded run: Nelder-Mead (argmin) over a few model parameters,
+//! minimising a documented loss between the recorded run and its replay in the twin.
+//!
+//! The loss is a sum of squared errors, each divided by the tolerance the project targets
+//! (issue 5), so a loss of about 1 per term means "at the target":
+//! throughput MAPE of 60-s means / 5 %, share of seconds <= 1.5 s difference / 2 points,
+//! mean recovery error / 10 %, RMS per-failure recovery error / 30 s, mean lag error / 35 %,
+//! median latency error / 2 %, mean CPU load error / 5 %.
+//! Every evaluation replays the same workload draw and seed (common random numbers), so the
+//! fit is deterministic.
+
+use argmin::core::{CostFunction, Executor, State};
+use argmin::solver::neldermead::NelderMead;
+
+use super::validate::{fidelity, simulate_recorded, Fidelity, RecordedSetup};
+use super::RecordedPolicy;
+use crate::flink::{JobModel, JobModelSpec};
+use crate::runfolder::RunData;
+use crate::time::SimDuration;
+
+/// One fitted parameter: its key in the model file and its bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub key: &'static str,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// The parameters `calibrate` fits. `capacity.scale` multiplies every operator's per-record
+/// rate (divides `cost_us`); the others are model keys.
+pub const PARAMS: &[Param] = &[
+    Param {
+        key: "capacity.scale",
+        lower: 0.5,
+        upper: 2.0,
+    },
+    Param {
+        key: "latency.floor_ms",
+        lower: 500.0,
+        upper: 2000.0,
+    },
+    Param {
+        key: "latency.jitter_ms",
+        lower: 5.0,
+        upper: 300.0,
+    },
+    Param {
+        key: "kafka.fetch_lag_s",
+        lower: 0.1,
+        upper: 3.0,
+    },
+    Param {
+        key: "restart.deploy_min_s",
+        lower: 1.0,
+        upper: 40.0,
+    },
+    Param {
+        key: "checkpoint.duration_base_ms",
+        lower: 100.0,
+        upper: 10_000.0,
+    },
+    Param {
+        key: "cpu_load.idle",
+        lower: 0.0,
+        upper: 0.5,
+    },
+    Param {
+        key: "cpu_load.per_busy_subtask",
+        lower: 0.05,
+        upper: 1.5,
+    },
+];
+
+/// Reads a parameter's current value from a model.
+pub fn get(spec: &JobModelSpec, key: &str) -> f64 {
+    match key {
+        "capacity.scale" => 1.0,
+        "latency.floor_ms" => spec.latency.floor_ms,
+        "latency.jitter_ms" => spec.latency.jitter_ms,
+        "kafka.fetch_lag_s" => spec.kafka.fetch_lag_s,
+        "restart.deploy_min_s" => spec.restart.deploy_min_s,
+        "checkpoint.duration_base_ms" => spec.checkpoint.duration_base_ms,
+        "cpu_load.idle" => spec.cpu_load.idle,
+        "cpu_load.per_busy_subtask" => spec.cpu_load.per_busy_subtask,
+        other => panic!("unknown calibration parameter {other}"),
+    }
+}
+
+/// Returns `base` with the parameters set to `values` (in `PARAMS` order).
+pub fn apply(base: &JobModelSpec, values: &[f64]) -> JobModelSpec {
+    let mut s = base.clone();
+    for (p, &v) in PARAMS.iter().zip(values) {
+        match p.key {
+            "capacity.scale" => s.operators.iter_mut().for_each(|o| o.cost_us /= v),
+            "latency.floor_ms" => s.latency.floor_ms = v,
+            "latency.jitter_ms" => s.latency.jitter_ms = v,
+            "kafka.fetch_lag_s" => s.kafka.fetch_lag_s = v,
+            "restart.deploy_min_s" => {
+                // Keep the deploy window's width while moving its start.
+                let width = base.restart.deploy_max_s - base.restart.deploy_min_s;
+                s.restart.deploy_min_s = v;
+                s.restart.deploy_max_s = v + width;
+            }
+            "checkpoint.duration_base_ms" => s.checkpoint.duration_base_ms = v,
+            "cpu_load.idle" => s.cpu_load.idle = v,
+            "cpu_load.per_busy_subtask" => s.cpu_load.per_busy_subtask = v,
+            other => panic!("unknown calibration parameter {other}"),
+        }
+    }
+    s
+}
+
+/// The loss of one replay (see the module docs).
+pub fn loss(f: &Fidelity) -> f64 {
+    let sq = |x: Option<f64>, tol: f64| x.map(|v| (v / tol).powi(2)).unwrap_or(0.0);
+    let rms_recovery = {
+        let pairs: Vec<f64> = f
+            .per_failure
+            .iter()
+            .filter_map(|(_, r, s)| Some(((*s)? - (*r)?) as f64))
+            .collect();
+        (!pairs.is_empty())
+            .then(|| (pairs.iter().map(|d| d * d).sum::<f64>() / pairs.len() as f64).sqrt())
+    };
+    let cpu = match (f.simulated.cpu_load_mean, f.recorded.cpu_load_mean) {
+        (Some(s), Some(r)) if r > 0.0 => Some((s - r) / r * 100.0),
+        _ => None,
+    };
+    sq(f.throughput_mape_pct, 5.0)
+        + sq(f.latency_share_diff_pts, 2.0)
+        + sq(f.recovery_mean_error_pct, 10.0)
+        + sq(rms_recovery, 30.0)
+        + sq(f.lag_mean_error_pct, 35.0)
+        + sq(f.latency_p50_error_pct, 2.0)
+        + sq(cpu, 5.0)
+}
+
+/// What a fit needs: the recorded run, the model to start from, the workload draw.
+pub struct FitProblem {
+    pub run: RunData,
+    pub policy: RecordedPolicy,
+    pub base: JobModel,
+    pub workload_rps: Vec<f64>,
+    pub seed: u64,
+}
+
+impl FitProblem {
+    fn to_values(&self, unit: &[f64]) -> Vec<f64> {
+        PARAMS
+            .iter()
+            .zip(unit)
+            .map(|(p, u)| p.lower + u.clamp(0.0, 1.0) * (p.upper - p.lower))
+            .collect()
+    }
+
+    fn to_unit(&self, values: &[f64]) -> Vec<f64> {
+        PARAMS
+            .iter()
+            .zip(values)
+            .map(|(p, v)| ((v - p.lower) / (p.upper - p.lower)).clamp(0.0, 1.0))
+            .collect()
+    }
+
+    /// Replays the run with the parameters at `values`; returns the fidelity.
+    pub fn evaluate(&self, values: &[f64]) -> Fidelity {
+        let spec = apply(&self.base.spec, values);
+        let model = JobModel { spec };
+        let result = simulate_recorded(RecordedSetup {
+            run: self.run.clone(),
+            policy: self.policy,
+            model,
+            workload_rps: self.workload_rps.clone(),
+            seed: self.seed,
+            tick: SimDuration::from_secs(1),
+        });
+        fidelity(&self.run, &result.run_data())
+    }
+
+    /// The starting values (the base model's).
+    pub fn initial(&self) -> Vec<f64> {
+        PARAMS.iter().map(|p| get(&self.base.spec, p.key)).collect()
+    }
+}
+
+impl CostFunction for FitProblem {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, unit: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok(loss(&self.evaluate(&self.to_values(unit))))
+    }
+}
+
+/// The outcome of a fit.
+#[derive(Debug)]
+pub struct FitResult {
+    pub initial: Vec<f64>,
+    pub fitted: Vec<f64>,
+    pub loss_initial: f64,
+    pub loss_fitted: f64,
+    pub evaluations: u64,
+    pub before: Fidelity,
+    pub after: Fidelity,
+}
+
+/// Runs Nelder-Mead from the base model for at most `max_iters` iterations.
+pub fn fit(
+    problem: FitProblem,
+    max_iters: u64,
+) -> Result<(FitResult, JobModelSpec), argmin::core::Error> {
+    let initial = problem.initial();
+    let start = problem.to_unit(&initial);
+    // Initial simplex: the start and one step of 0.1 (of each parameter's range) per axis.
+    let mut simplex = vec![start.clone()];
+    for i in 0..start.len() {
+        let mut v = start.clone();
+        v[i] = if v[i] + 0.1 <= 1.0 {
+            v[i] + 0.1
+        } else {
+            v[i] - 0.1
+        };
+        simplex.push(v);
+    }
+    let before = problem.evaluate(&initial);
+    let loss_initial = loss(&before);
+    let solver = NelderMead::new(simplex).with_sd_tolerance(1e-4)?;
+    let res = Executor::new(problem, solver)
+        .configure(|state| state.max_iters(max_iters))
+        .run()?;
+    let best_unit = res.state().get_best_param().cloned().unwrap_or(start);
+    let evaluations = res
+        .state()
+        .get_func_counts()
+        .get("cost_count")
+        .copied()
+        .unwrap_or(0);
+    let problem = res
+        .problem
+        .problem
+        .expect("the executor returns the problem");
+    let mut fitted = problem.to_values(&best_unit);
+    let mut after = problem.evaluate(&fitted);
+    let mut loss_fitted = loss(&after);
+    if loss_fitted > loss_initial {
+        // Never report a fit worse than where it started.
+        fitted = initial.clone();
+        after = before.clone();
+        loss_fitted = loss_initial;
+    }
+    let spec = apply(&problem.base.spec, &fitted);
+    Ok((
+        FitResult {
+            initial,
+            fitted,
+            loss_initial,
+            loss_fitted,
+            evaluations,
+            before,
+            after,
+        },
+        spec,
+    ))
+}
