@@ -1064,12 +1064,24 @@ impl Twin {
         self.totals
             .iter_mut()
             .for_each(|t| *t = VertexSecond::default());
-        self.apply_parallelism();
+        let reactive = self.setup.scheduler == SchedulerMode::Reactive;
+        // Reactive mode fixed the parallelism when it took the slots (`try_deploy`).
+        if !reactive {
+            self.apply_parallelism();
+        }
         self.start_checkpointing();
         self.log(
             "job_running",
             format!("parallelism {}", self.parallelism_text()),
         );
+        // TaskManagers that registered or left while the job was being deployed make the
+        // running job rescale (one more restart), as they do once it runs.
+        let slots = self
+            .slots_total()
+            .min(self.setup.model.spec.job.max_parallelism);
+        if reactive && slots != self.parallelism[0] {
+            self.on_task_managers_changed();
+        }
     }
 
     fn on_task_managers_changed(&mut self) {

@@ -4,10 +4,16 @@
 //! Prometheus metrics, job state, the configuration) and acts only through [`Action`]s, so the
 //! same object runs against the twin and against a live cluster.
 
+mod lvr;
 mod observation;
+mod reactive;
 mod static_policy;
+#[cfg(test)]
+mod testing;
 
+pub use lvr::{LatencyStatistic, LvrParams, LvrPolicy, LVR_PARAMS};
 pub use observation::{JobState, Observation, VertexObservation};
+pub use reactive::{CpuSample, Hpa, HpaParams, ReactivePolicy, REACTIVE_PARAMS};
 pub use static_policy::StaticPolicy;
 
 use crate::flink::JobConfig;
@@ -63,7 +69,7 @@ pub enum PolicyError {
 }
 
 /// Names accepted wherever a policy name is (policies and presets).
-pub const POLICY_NAMES: &[&str] = &["static"];
+pub const POLICY_NAMES: &[&str] = &["static", "reactive", "reactive35", "lvr"];
 
 /// Builds a policy from its name and parameters.
 pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
@@ -73,6 +79,19 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyErro
             reject_unknown("static", &spec.params, &[])?;
             Ok(Box::new(StaticPolicy::new()))
         }
+        "reactive" | "reactive35" => {
+            let base = if spec.name == "reactive35" {
+                HpaParams::reactive35()
+            } else {
+                HpaParams::default()
+            };
+            let params = HpaParams::from_table(&spec.name, base, &spec.params)?;
+            Ok(Box::new(ReactivePolicy::new(&spec.name, params)))
+        }
+        "lvr" => Ok(Box::new(LvrPolicy::new(LvrParams::from_table(
+            "lvr",
+            &spec.params,
+        )?))),
         other => Err(PolicyError::Unknown {
             name: other.to_string(),
             known: POLICY_NAMES.join(", "),
