@@ -4,9 +4,13 @@
 //! Prometheus metrics, job state, the configuration) and acts only through [`Action`]s, so the
 //! same object runs against the twin and against a live cluster.
 
+pub mod ds2;
+pub mod flink_autoscaler;
 mod observation;
 mod static_policy;
 
+pub use ds2::{Ds2, Ds2Params};
+pub use flink_autoscaler::{AutoscalerParams, FlinkAutoscaler};
 pub use observation::{JobState, Observation, VertexObservation};
 pub use static_policy::StaticPolicy;
 
@@ -63,7 +67,7 @@ pub enum PolicyError {
 }
 
 /// Names accepted wherever a policy name is (policies and presets).
-pub const POLICY_NAMES: &[&str] = &["static"];
+pub const POLICY_NAMES: &[&str] = &["static", "ds2", "flink-autoscaler", "operator35"];
 
 /// Builds a policy from its name and parameters.
 pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
@@ -73,6 +77,14 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyErro
             reject_unknown("static", &spec.params, &[])?;
             Ok(Box::new(StaticPolicy::new()))
         }
+        "ds2" => Ok(Box::new(Ds2::new(
+            "ds2",
+            Ds2Params::from_params("ds2", &spec.params)?,
+        ))),
+        name @ ("flink-autoscaler" | "operator35") => Ok(Box::new(FlinkAutoscaler::new(
+            name,
+            AutoscalerParams::from_params(name, &spec.params)?,
+        ))),
         other => Err(PolicyError::Unknown {
             name: other.to_string(),
             known: POLICY_NAMES.join(", "),
