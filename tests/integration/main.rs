@@ -2,6 +2,8 @@
 mod cli;
 mod determinism;
 mod golden;
+mod policy_autoscaler;
+mod policy_ds2;
 mod regime;
 mod summarize;
 mod twin;
