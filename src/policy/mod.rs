@@ -4,6 +4,8 @@
 //! Prometheus metrics, job state, the configuration) and acts only through [`Action`]s, so the
 //! same object runs against the twin and against a live cluster.
 
+pub mod ds2;
+pub mod flink_autoscaler;
 mod lvr;
 mod observation;
 mod reactive;
@@ -11,6 +13,8 @@ mod static_policy;
 #[cfg(test)]
 mod testing;
 
+pub use ds2::{Ds2, Ds2Params};
+pub use flink_autoscaler::{AutoscalerParams, FlinkAutoscaler};
 pub use lvr::{LatencyStatistic, LvrParams, LvrPolicy, LVR_PARAMS};
 pub use observation::{JobState, Observation, VertexObservation};
 pub use reactive::{CpuSample, Hpa, HpaParams, ReactivePolicy, REACTIVE_PARAMS};
@@ -69,7 +73,15 @@ pub enum PolicyError {
 }
 
 /// Names accepted wherever a policy name is (policies and presets).
-pub const POLICY_NAMES: &[&str] = &["static", "reactive", "reactive35", "lvr"];
+pub const POLICY_NAMES: &[&str] = &[
+    "static",
+    "reactive",
+    "reactive35",
+    "ds2",
+    "flink-autoscaler",
+    "operator35",
+    "lvr",
+];
 
 /// Builds a policy from its name and parameters.
 pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyError> {
@@ -92,6 +104,14 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyErro
             "lvr",
             &spec.params,
         )?))),
+        "ds2" => Ok(Box::new(Ds2::new(
+            "ds2",
+            Ds2Params::from_params("ds2", &spec.params)?,
+        ))),
+        name @ ("flink-autoscaler" | "operator35") => Ok(Box::new(FlinkAutoscaler::new(
+            name,
+            AutoscalerParams::from_params(name, &spec.params)?,
+        ))),
         other => Err(PolicyError::Unknown {
             name: other.to_string(),
             known: POLICY_NAMES.join(", "),

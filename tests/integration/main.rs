@@ -2,6 +2,8 @@
 mod cli;
 mod determinism;
 mod golden;
+mod policy_autoscaler;
+mod policy_ds2;
 mod policy_lvr;
 mod policy_reactive;
 mod regime;
