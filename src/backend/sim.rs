@@ -46,6 +46,14 @@ impl Backend for SimBackend {
             .enumerate()
             .map(|(v, vx)| {
                 let sec = &t.last_second()[v];
+                // What Flink reports, artefacts included (a source's under-reported busy time
+                // shows as idle).
+                let reported = if vx.is_source {
+                    t.model().spec.metrics.source_busy_reported_fraction
+                } else {
+                    1.0
+                };
+                let hidden_ms = sec.busy_ms * (1.0 - reported);
                 VertexObservation {
                     name: vx.name.clone(),
                     parallelism: t.parallelism()[v],
@@ -57,14 +65,22 @@ impl Backend for SimBackend {
                         .iter()
                         .map(|&(u, ship)| (u, ship == crate::flink::model::ShipStrategy::Hash))
                         .collect(),
-                    busy_time_ms_per_s: if running { sec.busy_ms } else { 0.0 },
+                    busy_time_ms_per_s: if running {
+                        sec.busy_ms - hidden_ms
+                    } else {
+                        0.0
+                    },
                     backpressured_time_ms_per_s: if running { sec.backpressured_ms } else { 0.0 },
-                    idle_time_ms_per_s: if running { sec.idle_ms } else { 0.0 },
+                    idle_time_ms_per_s: if running {
+                        sec.idle_ms + hidden_ms
+                    } else {
+                        0.0
+                    },
                     records_in_per_s: if running { sec.records_in } else { 0.0 },
                     records_out_per_s: if running { sec.records_out } else { 0.0 },
                     records_in_total: t.totals()[v].records_in,
                     records_out_total: t.totals()[v].records_out,
-                    busy_time_ms_total: t.totals()[v].busy_ms,
+                    busy_time_ms_total: t.totals()[v].busy_ms * reported,
                     backpressured_time_ms_total: t.totals()[v].backpressured_ms,
                     in_pool_usage: t.in_pool_usage(v),
                 }

@@ -169,6 +169,24 @@ pub struct CpuLoadSpec {
     pub per_busy_subtask: f64,
 }
 
+/// Metric artefacts of the Flink version the job ran on.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// Share of a source task's true busy time that `busyTimeMsPerSecond` reports; the rest
+    /// shows as idle. 1.0 = correct. Flink before the fix discussed in FLINK-33306 under-reported
+    /// source busy time when the Kafka reader/fetchers were the bottleneck.
+    pub source_busy_reported_fraction: f64,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        MetricsSpec {
+            source_busy_reported_fraction: 1.0,
+        }
+    }
+}
+
 /// A job model file as written.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +199,9 @@ pub struct JobModelSpec {
     pub checkpoint: CheckpointSpec,
     pub restart: RestartSpec,
     pub cpu_load: CpuLoadSpec,
+    /// How the Flink version the job ran on reported metrics (defaults: correctly).
+    #[serde(default)]
+    pub metrics: MetricsSpec,
     /// Written by `demeter-sim calibrate`: which run the model was fitted on and the loss.
     #[serde(default)]
     pub calibration: Option<toml::Table>,
@@ -356,6 +377,11 @@ impl JobModel {
             file,
         )?;
         fraction("cpu_load.idle", spec.cpu_load.idle, file)?;
+        fraction(
+            "metrics.source_busy_reported_fraction",
+            spec.metrics.source_busy_reported_fraction,
+            file,
+        )?;
         non_negative(
             "cpu_load.per_busy_subtask",
             spec.cpu_load.per_busy_subtask,

@@ -87,6 +87,9 @@ pub struct AutoscalerParams {
     pub restart_time: SimDuration,
     /// `backlog_lag_threshold`: `backlog-processing.lag-threshold`, default 5 min (§2.4).
     pub backlog_lag_threshold: SimDuration,
+    /// `observed_tpr`: use the observed true processing rate for sources when busy time
+    /// overestimates it (FLINK-33306, operator 1.7); off in `operator35` (operator 1.6).
+    pub observed_tpr: bool,
     /// `observed_tpr_lag_threshold`: `observed-true-processing-rate.lag-threshold`, 30 s (§2.3).
     pub observed_tpr_lag_threshold: SimDuration,
     /// `observed_tpr_switch_threshold`: `...switch-threshold`, default 0.15 (§2.4).
@@ -122,6 +125,7 @@ impl Default for AutoscalerParams {
             catch_up_duration: SimDuration::from_secs(30 * 60),
             restart_time: SimDuration::from_secs(5 * 60),
             backlog_lag_threshold: SimDuration::from_secs(5 * 60),
+            observed_tpr: true,
             observed_tpr_lag_threshold: SimDuration::from_secs(30),
             observed_tpr_switch_threshold: 0.15,
             observed_tpr_min_observations: 2,
@@ -156,6 +160,8 @@ impl AutoscalerParams {
                 pipeline_max_parallelism: Some(24),
                 scale_down_interval: SimDuration::ZERO,
                 scale_up_grace_period: SimDuration::from_secs(3600),
+                // Operator 1.6 predates the observed-TPR fix (FLINK-33306, merged 2023-10-18).
+                observed_tpr: false,
                 apply: ApplyMode::Redeploy,
                 ..AutoscalerParams::default()
             }),
@@ -226,6 +232,7 @@ impl AutoscalerParams {
             catch_up_duration: r.duration("catch_up_duration", d.catch_up_duration)?,
             restart_time: r.duration("restart_time", d.restart_time)?,
             backlog_lag_threshold: r.duration("backlog_lag_threshold", d.backlog_lag_threshold)?,
+            observed_tpr: r.bool("observed_tpr", d.observed_tpr)?,
             observed_tpr_lag_threshold: r
                 .duration("observed_tpr_lag_threshold", d.observed_tpr_lag_threshold)?,
             observed_tpr_switch_threshold: r.f64_in(
@@ -295,6 +302,7 @@ const AUTOSCALER_KEYS: &[&str] = &[
     "catch_up_duration",
     "restart_time",
     "backlog_lag_threshold",
+    "observed_tpr",
     "observed_tpr_lag_threshold",
     "observed_tpr_switch_threshold",
     "observed_tpr_min_observations",
@@ -498,7 +506,7 @@ fn evaluate(
                 } else {
                     f64::NAN
                 };
-                if observed.is_nan() {
+                if observed.is_nan() || !p.observed_tpr {
                     tpr_busy
                 } else if !tpr_busy.is_finite()
                     || tpr_busy > observed * (1.0 + p.observed_tpr_switch_threshold)

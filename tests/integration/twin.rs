@@ -519,3 +519,35 @@ fn a_failover_aborts_a_savepoint_in_flight_and_a_new_redeploy_is_accepted() {
     twin.advance_until(SimTime::from_secs(400));
     assert_eq!(twin.config().scale_out, 12);
 }
+
+#[test]
+fn observations_report_source_busy_time_with_the_versions_artefact() {
+    use demeter_sim::backend::{Backend, SimBackend};
+    let observe = |fraction: f64| {
+        let mut model = ysb();
+        model.spec.metrics.source_busy_reported_fraction = fraction;
+        let mut b = SimBackend::new(Twin::new(setup(
+            model,
+            static_config(24, 10),
+            40_000.0,
+            60,
+            None,
+        )));
+        b.advance_until(SimTime::from_secs(30)).unwrap();
+        b.observe().unwrap()
+    };
+    let (full, half) = (observe(1.0), observe(0.5));
+    let (a, b) = (&full.vertices[0], &half.vertices[0]);
+    assert!((b.busy_time_ms_per_s - a.busy_time_ms_per_s / 2.0).abs() < 1e-9);
+    assert!(
+        (b.idle_time_ms_per_s - (a.idle_time_ms_per_s + a.busy_time_ms_per_s / 2.0)).abs() < 1e-9
+    );
+    assert_eq!(
+        a.records_in_per_s, b.records_in_per_s,
+        "only the metric changes, not the job"
+    );
+    assert_eq!(
+        full.vertices[1].busy_time_ms_per_s,
+        half.vertices[1].busy_time_ms_per_s
+    );
+}
