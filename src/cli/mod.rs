@@ -3,9 +3,12 @@
 //! Exit codes: 0 success, 1 a requested check failed, 2 bad input or any other error.
 
 pub mod check;
+pub mod compare;
 pub mod fit_workload;
+pub mod merge;
 pub mod run;
 pub mod summarize;
+pub mod sweep;
 
 use std::process::ExitCode;
 
@@ -32,6 +35,12 @@ pub enum Command {
     Summarize(summarize::SummarizeArgs),
     /// Fit a compact workload model to a recorded `timestamp|value` trace.
     FitWorkload(fit_workload::FitWorkloadArgs),
+    /// Run several policies on one scenario and seeds; print and write the comparison table.
+    Compare(compare::CompareArgs),
+    /// Run a parameter sweep (axes x seeds) in parallel into one results CSV.
+    Sweep(sweep::SweepArgs),
+    /// Join the shard results of a sweep into the whole results CSV.
+    Merge(merge::MergeArgs),
 }
 
 /// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
@@ -47,6 +56,9 @@ pub fn main() -> ExitCode {
         Some(Command::Check(args)) => check::run(args),
         Some(Command::Summarize(args)) => summarize::run(args),
         Some(Command::FitWorkload(args)) => fit_workload::run(args),
+        Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Sweep(args)) => sweep::run(args),
+        Some(Command::Merge(args)) => merge::run(args),
         None if cli.run.scenario.is_some() => run::run(&cli.run),
         None => {
             eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");
