@@ -13,5 +13,6 @@ pub mod rng;
 pub mod runfolder;
 pub mod scenario;
 pub mod simulate;
+pub mod sweep;
 pub mod time;
 pub mod workload;

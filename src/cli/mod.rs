@@ -4,9 +4,12 @@
 
 pub mod calibrate;
 pub mod check;
+pub mod compare;
 pub mod fit_workload;
+pub mod merge;
 pub mod run;
 pub mod summarize;
+pub mod sweep;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -38,6 +41,12 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Fit a job model's parameters to a recorded run.
     Calibrate(calibrate::CalibrateArgs),
+    /// Run several policies on one scenario and seeds; print and write the comparison table.
+    Compare(compare::CompareArgs),
+    /// Run a parameter sweep (axes x seeds) in parallel into one results CSV.
+    Sweep(sweep::SweepArgs),
+    /// Join the shard results of a sweep into the whole results CSV.
+    Merge(merge::MergeArgs),
 }
 
 /// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
@@ -55,6 +64,9 @@ pub fn main() -> ExitCode {
         Some(Command::FitWorkload(args)) => fit_workload::run(args),
         Some(Command::Validate(args)) => validate::run(args),
         Some(Command::Calibrate(args)) => calibrate::run(args),
+        Some(Command::Compare(args)) => compare::run(args),
+        Some(Command::Sweep(args)) => sweep::run(args),
+        Some(Command::Merge(args)) => merge::run(args),
         None if cli.run.scenario.is_some() => run::run(&cli.run),
         None => {
             eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");

@@ -1,5 +1,6 @@
 //! Integration tests, one binary: each module says what belongs in it.
 mod cli;
+mod compare;
 mod determinism;
 mod golden;
 mod policy_autoscaler;
@@ -8,6 +9,7 @@ mod policy_lvr;
 mod policy_reactive;
 mod regime;
 mod summarize;
+mod sweep;
 mod twin;
 mod validate;
 mod workload;
