@@ -99,6 +99,103 @@ pub struct RunData {
     /// `scheduled_failures`; for a recorded Demeter run, the 2700-s schedule: 23 in 64 800 s).
     /// Not written by [`write_run_folder`]: it belongs to the manifest, which its owner writes.
     pub scheduled_failures: Option<u32>,
+    /// Profiling jobs run beside production (Demeter), from `profiling.csv`; empty if none.
+    pub profiling: Vec<ProfilingRow>,
+}
+
+/// One profiling job: its lifetime (creation to deletion, epoch seconds), its configuration
+/// and what it measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfilingRow {
+    pub start_epoch: i64,
+    pub stop_epoch: i64,
+    pub config: ConfigRow,
+    pub throughput_rps: f64,
+    pub latency_ms: f64,
+    pub recovery_s: f64,
+}
+
+/// Header of `profiling.csv`.
+pub const PROFILING_HEADER: &str =
+    "startTs|stopTs|scaleOut|taskSlots|cpu|memory|chkInt|throughput|latency|recovery";
+
+/// Formats `profiling.csv`.
+pub fn format_profiling(rows: &[ProfilingRow]) -> String {
+    let mut out = String::from(PROFILING_HEADER);
+    out.push('\n');
+    for r in rows {
+        let c = &r.config;
+        out.push_str(&format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\n",
+            r.start_epoch,
+            r.stop_epoch,
+            c.scale_out,
+            c.task_slots,
+            c.cpu,
+            c.memory_mb,
+            c.checkpoint_interval_ms,
+            r.throughput_rps,
+            r.latency_ms,
+            r.recovery_s
+        ));
+    }
+    out
+}
+
+/// Parses `profiling.csv`.
+pub fn parse_profiling(path: &Path, text: &str) -> Result<Vec<ProfilingRow>, RunFolderError> {
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            if line.trim() != PROFILING_HEADER {
+                return Err(RunFolderError::BadLine {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    expected: format!("the header {PROFILING_HEADER:?}"),
+                    found: line.to_string(),
+                });
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = || RunFolderError::BadLine {
+            path: path.to_path_buf(),
+            line: i + 1,
+            expected: "10 numbers separated by '|'".into(),
+            found: line.to_string(),
+        };
+        let f: Vec<&str> = line.split('|').collect();
+        if f.len() != 10 {
+            return Err(bad());
+        }
+        let int = |k: usize| f[k].trim().parse::<i64>().map_err(|_| bad());
+        let num = |k: usize| {
+            f[k].trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(bad)
+        };
+        let start = int(0)?;
+        rows.push(ProfilingRow {
+            start_epoch: start,
+            stop_epoch: int(1)?,
+            config: ConfigRow {
+                timestamp: start,
+                scale_out: int(2)?.try_into().map_err(|_| bad())?,
+                task_slots: int(3)?.try_into().map_err(|_| bad())?,
+                cpu: num(4)?,
+                memory_mb: int(5)?.try_into().map_err(|_| bad())?,
+                checkpoint_interval_ms: int(6)?.try_into().map_err(|_| bad())?,
+            },
+            throughput_rps: num(7)?,
+            latency_ms: num(8)?,
+            recovery_s: num(9)?,
+        });
+    }
+    Ok(rows)
 }
 
 impl RunData {
@@ -667,6 +764,10 @@ pub fn read_run_folder(dir: &Path) -> Result<RunData, RunFolderError> {
         Some(text) => parse_failures(&failures_path, &text)?,
         None => log.as_ref().map(|l| l.failures.clone()).unwrap_or_default(),
     };
+    let profiling_path = dir.join("profiling.csv");
+    if let Some(text) = read_optional(&profiling_path)? {
+        run.profiling = parse_profiling(&profiling_path, &text)?;
+    }
     let configs_path = dir.join("configs.csv");
     run.configs = match read_optional(&configs_path)? {
         Some(text) => parse_configs(&configs_path, &text)?,
@@ -757,6 +858,12 @@ pub fn write_run_folder(dir: &Path, run: &RunData) -> Result<(), RunFolderError>
     }
     write_file(&dir.join("failures.csv"), &format_failures(&run.failures))?;
     write_file(&dir.join("configs.csv"), &format_configs(&run.configs))?;
+    if !run.profiling.is_empty() {
+        write_file(
+            &dir.join("profiling.csv"),
+            &format_profiling(&run.profiling),
+        )?;
+    }
     Ok(())
 }
 
@@ -1007,6 +1114,7 @@ mod tests {
             points: pts.to_vec(),
         };
         let run = RunData {
+            profiling: vec![],
             name: "sim".into(),
             start_epoch: 100,
             window_s: 3,

@@ -39,6 +39,8 @@ pub struct Prepared {
 /// Everything a run produced.
 pub struct RunResult {
     pub twin: Twin,
+    /// Profiling runs the policy launched (Demeter), in start order.
+    pub profiles: Vec<crate::policy::profile::ProfileResult>,
     pub failures_scheduled: usize,
     pub decisions: Vec<Decision>,
     pub seed: u64,
@@ -124,8 +126,10 @@ pub fn execute(prepared: Prepared, on_progress: impl FnMut(SimTime, SimTime)) ->
     let decisions = control::run(&mut backend, policy.as_mut(), on_progress)
         .expect("the simulated backend never fails");
     debug_assert!(backend.now() >= backend.horizon());
+    let (twin, profiles) = backend.into_parts();
     RunResult {
-        twin: backend.into_twin(),
+        twin,
+        profiles,
         failures_scheduled,
         decisions,
         seed,
@@ -151,6 +155,25 @@ impl RunResult {
             task_slots: s.task_slots.clone(),
             failures: t.failures_injected().iter().map(|&f| epoch(f)).collect(),
             scheduled_failures: Some(self.failures_scheduled as u32),
+            profiling: self
+                .profiles
+                .iter()
+                .map(|p| crate::runfolder::ProfilingRow {
+                    start_epoch: epoch(p.started_at),
+                    stop_epoch: epoch(p.finished_at),
+                    config: ConfigRow {
+                        timestamp: epoch(p.started_at),
+                        scale_out: p.config.scale_out,
+                        task_slots: p.config.task_slots,
+                        cpu: p.config.cpu,
+                        memory_mb: p.config.memory_mb,
+                        checkpoint_interval_ms: p.config.checkpoint_interval.as_ms(),
+                    },
+                    throughput_rps: p.throughput_rps,
+                    latency_ms: p.latency_ms,
+                    recovery_s: p.recovery_s,
+                })
+                .collect(),
             configs: t
                 .config_timeline()
                 .iter()

@@ -2,6 +2,7 @@
 
 use super::{Backend, BackendError};
 use crate::flink::{JobStatus, Twin};
+use crate::policy::profile::{ProfileResult, ProfileSpec};
 use crate::policy::{Action, JobState, Observation, VertexObservation};
 use crate::time::SimTime;
 
@@ -9,6 +10,10 @@ use crate::time::SimTime;
 pub struct SimBackend {
     twin: Twin,
     workload_seen_s: usize,
+    profile_spec: ProfileSpec,
+    /// Profiling runs started, in start order; each is reported once `finished_at` has passed.
+    profiles: Vec<ProfileResult>,
+    profiles_reported: usize,
 }
 
 impl SimBackend {
@@ -16,6 +21,9 @@ impl SimBackend {
         SimBackend {
             twin,
             workload_seen_s: 0,
+            profile_spec: ProfileSpec::default(),
+            profiles: Vec::new(),
+            profiles_reported: 0,
         }
     }
     pub fn twin(&self) -> &Twin {
@@ -23,6 +31,29 @@ impl SimBackend {
     }
     pub fn into_twin(self) -> Twin {
         self.twin
+    }
+    /// Every profiling run started so far (finished or not), in start order.
+    pub fn profiles(&self) -> &[ProfileResult] {
+        &self.profiles
+    }
+    pub fn into_parts(self) -> (Twin, Vec<ProfileResult>) {
+        (self.twin, self.profiles)
+    }
+}
+
+impl SimBackend {
+    /// Profiling runs whose results became available since the last call (in start order).
+    fn finished_profiles(&mut self) -> Vec<ProfileResult> {
+        let now = self.twin.now();
+        let mut out = Vec::new();
+        while let Some(p) = self.profiles.get(self.profiles_reported) {
+            if p.finished_at > now {
+                break;
+            }
+            out.push(p.clone());
+            self.profiles_reported += 1;
+        }
+        out
     }
 }
 
@@ -118,6 +149,7 @@ impl Backend for SimBackend {
             cpu_load: t.cpu_load(),
             last_checkpoint: t.last_checkpoint().map(|(_, at, d)| (at, d.as_ms())),
             workload_rps_since_last: since,
+            profiles: self.finished_profiles(),
         })
     }
 
@@ -129,6 +161,22 @@ impl Backend for SimBackend {
             }
             Action::SetTaskManagers(n) => {
                 self.twin.set_task_managers(*n);
+                Ok(())
+            }
+            Action::Profile(configs) => {
+                for config in configs {
+                    let seed = crate::rng::derive_seed(
+                        self.twin.seed(),
+                        &format!("profile-{}", self.profiles.len()),
+                    );
+                    let result = super::profiling::run_profile(
+                        &self.twin,
+                        config.clone(),
+                        &self.profile_spec,
+                        seed,
+                    );
+                    self.profiles.push(result);
+                }
                 Ok(())
             }
         }

@@ -99,8 +99,10 @@ pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
     let mut backend = SimBackend::new(twin);
     let decisions = control::run(&mut backend, &mut policy, |_, _| {})
         .expect("the simulated backend never fails");
+    let (twin, profiles) = backend.into_parts();
     RunResult {
-        twin: backend.into_twin(),
+        twin,
+        profiles,
         failures_scheduled,
         decisions,
         seed: setup.seed,

@@ -394,6 +394,34 @@ impl Twin {
     pub fn start_epoch(&self) -> i64 {
         self.setup.start_epoch
     }
+    pub fn seed(&self) -> u64 {
+        self.setup.seed
+    }
+
+    /// A fresh twin of the same job on the same cluster, reading the same input stream from
+    /// the latest offset (no backlog) from now on, for at most `horizon`: a profiling job.
+    pub fn child(
+        &self,
+        config: JobConfig,
+        horizon: SimDuration,
+        failures: Option<FailurePlan>,
+        seed: u64,
+    ) -> Twin {
+        let from = (self.now.as_secs() as usize).min(self.setup.workload_rps.len());
+        let to = (from + (horizon.as_ms() / 1000) as usize).min(self.setup.workload_rps.len());
+        Twin::new(TwinSetup {
+            model: self.setup.model.clone(),
+            config,
+            scheduler: SchedulerMode::Default,
+            node_speed: self.setup.node_speed,
+            workload_rps: self.setup.workload_rps[from..to].to_vec(),
+            tick: self.setup.tick,
+            horizon: SimTime::from_secs((to - from).max(1) as u64),
+            failures,
+            seed,
+            start_epoch: self.setup.start_epoch + from as i64,
+        })
+    }
 
     // ----- commands (what a backend applies) -----
 

@@ -342,6 +342,7 @@ mod tests {
                 .unwrap_or(i64::MAX)
         };
         let run = RunData {
+            profiling: vec![],
             name: "demeter".into(),
             scheduled_failures: None,
             start_epoch: START,

@@ -580,6 +580,7 @@ pub(crate) mod test_support {
     pub fn observation(t_s: u64, since_s: u64, vertices: Vec<VertexObservation>) -> Observation {
         let max_p = vertices.iter().map(|v| v.parallelism).max().unwrap_or(1);
         Observation {
+            profiles: vec![],
             time: SimTime::from_secs(t_s),
             job_state: JobState::Running,
             running_since: SimTime::from_secs(since_s),

@@ -8,6 +8,7 @@ pub mod ds2;
 pub mod flink_autoscaler;
 mod lvr;
 mod observation;
+pub mod profile;
 mod reactive;
 mod static_policy;
 #[cfg(test)]
@@ -35,6 +36,9 @@ pub enum Action {
     RescaleInPlace { parallelism: Vec<u32> },
     /// Set the TaskManager replica count (an HPA on the TaskManager deployment).
     SetTaskManagers(u32),
+    /// Launch profiling runs of these configurations in parallel, beside the production job
+    /// (Demeter); results arrive in later observations' `profiles`.
+    Profile(Vec<JobConfig>),
 }
 
 /// How a policy needs the job deployed (e.g. reactive mode, its checkpoint interval).

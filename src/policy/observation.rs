@@ -76,4 +76,6 @@ pub struct Observation {
     /// Offered load per second since the previous observation (the generators' `/workload`
     /// endpoint, which Demeter's forecaster reads).
     pub workload_rps_since_last: Vec<f64>,
+    /// Profiling runs that finished since the previous observation.
+    pub profiles: Vec<super::profile::ProfileResult>,
 }

@@ -8,6 +8,7 @@ use crate::time::{SimDuration, SimTime};
 /// metrics; tests set the fields they look at.
 pub fn observation(t_s: u64) -> Observation {
     Observation {
+        profiles: vec![],
         time: SimTime::from_secs(t_s),
         job_state: JobState::Running,
         running_since: SimTime::ZERO,

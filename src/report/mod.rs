@@ -70,6 +70,27 @@ pub struct Summary {
     /// Changes between TaskManager levels held >= 180 s (see
     /// [`resources::tm_level_changes`]); a proxy for runs without a configuration timeline.
     pub tm_level_changes: u32,
+    /// Profiling jobs (Demeter): count and TaskManager core-hours / GB-hours over their
+    /// lifetimes (JobManagers excluded, as for production); `None` when the run has none.
+    #[serde(default)]
+    pub profiling_jobs: u32,
+    #[serde(default)]
+    pub profiling_core_hours: Option<f64>,
+    #[serde(default)]
+    pub profiling_gb_hours: Option<f64>,
+}
+
+/// Core-hours and GB-hours of the profiling jobs' TaskManagers over their lifetimes.
+fn profiling_hours(run: &RunData) -> (f64, f64) {
+    let mut core_s = 0.0;
+    let mut gb_s = 0.0;
+    for p in &run.profiling {
+        let tms = p.config.scale_out.div_ceil(p.config.task_slots.max(1)) as f64;
+        let life_s = (p.stop_epoch - p.start_epoch).max(0) as f64;
+        core_s += tms * p.config.cpu * life_s;
+        gb_s += tms * p.config.memory_mb as f64 / 1024.0 * life_s;
+    }
+    (core_s / 3600.0, gb_s / 3600.0)
 }
 
 fn values_in(series: &Series, from: i64, to: i64) -> Vec<f64> {
@@ -150,6 +171,9 @@ pub fn summarize(run: &RunData) -> Summary {
         recovery_s,
         config_changes: resources::config_changes(&run.configs, from, to),
         tm_level_changes: resources::tm_level_changes(&run.task_managers, from, to),
+        profiling_jobs: run.profiling.len() as u32,
+        profiling_core_hours: (!run.profiling.is_empty()).then(|| profiling_hours(run).0),
+        profiling_gb_hours: (!run.profiling.is_empty()).then(|| profiling_hours(run).1),
     }
 }
 
@@ -194,6 +218,7 @@ mod tests {
             }
         });
         RunData {
+            profiling: vec![],
             name: "small".into(),
             start_epoch: start,
             window_s: len,

@@ -289,6 +289,9 @@ mod tests {
 
     fn sample(run: &str) -> Summary {
         Summary {
+            profiling_jobs: 0,
+            profiling_core_hours: None,
+            profiling_gb_hours: None,
             run: run.to_string(),
             start_epoch: 100,
             window_s: 64_800,

@@ -7,6 +7,7 @@ mod policy_autoscaler;
 mod policy_ds2;
 mod policy_lvr;
 mod policy_reactive;
+mod profiling;
 mod regime;
 mod summarize;
 mod sweep;

@@ -1,0 +1,86 @@
+//! Profiling runs in the twin: child simulations of candidate configurations reading the same
+//! input stream as production, measured as the Demeter prototype measured them.
+
+use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule};
+use crate::flink::{JobConfig, Twin};
+use crate::policy::profile::{measure_recovery, ProfileResult, ProfileSpec};
+use crate::runfolder::Series;
+use crate::time::{SimDuration, SimTime};
+
+fn mean_in(s: &Series, from: i64, to: i64) -> f64 {
+    let pts = s.range(from, to);
+    if pts.is_empty() {
+        0.0
+    } else {
+        pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64
+    }
+}
+
+/// Runs one profiling job of `config` as a child of `parent`, starting now.
+pub fn run_profile(
+    parent: &Twin,
+    config: JobConfig,
+    spec: &ProfileSpec,
+    seed: u64,
+) -> ProfileResult {
+    let failure_at = spec.warmup + spec.measure;
+    let horizon = failure_at
+        + spec.align_before_checkpoint
+        + spec.detect
+        + spec.max_recovery
+        + config.checkpoint_interval
+        + SimDuration::from_secs(5);
+    let plan = FailurePlan {
+        kind: FailureKind::NetworkDelay {
+            duration: spec.failure_delay,
+        },
+        schedule: FailureSchedule::At(vec![SimTime::ZERO + failure_at]),
+        align_before_checkpoint: Some(spec.align_before_checkpoint),
+    };
+    let mut child = parent.child(config.clone(), horizon, Some(plan), seed);
+    child.advance_until(SimTime::ZERO + horizon);
+    let start = child.start_epoch();
+    let series = child.series();
+    let w0 = start + (spec.warmup.as_ms() / 1000) as i64;
+    let w1 = w0 + (spec.measure.as_ms() / 1000) as i64;
+    let throughput_rps = mean_in(&series.throughput_rps, w0, w1);
+    let latency_ms = mean_in(&series.latency_ms, w0, w1);
+    let consumer_lag = mean_in(&series.consumer_lag, w0, w1);
+    let started_at = parent.now();
+    let Some(&inj) = child.failures_injected().first() else {
+        // The failure could not be injected (no completed checkpoint): nothing measured.
+        return ProfileResult {
+            config,
+            started_at,
+            finished_at: started_at + horizon,
+            throughput_rps,
+            latency_ms,
+            consumer_lag,
+            recovery_s: spec.cap.as_secs_f64(),
+            recovered: false,
+        };
+    };
+    let inj_epoch = start + inj.as_secs() as i64;
+    let pre: Vec<(f64, f64)> = (inj_epoch - 60..inj_epoch)
+        .filter_map(|t| Some((series.throughput_rps.at(t)?, series.consumer_lag.at(t)?)))
+        .collect();
+    let post: Vec<Option<(f64, f64)>> = (inj_epoch..start + child.horizon().as_secs() as i64)
+        .map(|t| Some((series.throughput_rps.at(t)?, series.consumer_lag.at(t)?)))
+        .collect();
+    let (recovery_s, recovered) = measure_recovery(spec, &pre, &post);
+    let done_after = if recovered {
+        recovery_s + spec.normal_streak_s as f64
+    } else {
+        spec.cap.as_secs_f64()
+    };
+    ProfileResult {
+        config,
+        started_at,
+        finished_at: started_at + inj.since(SimTime::ZERO) + SimDuration::from_secs_f64(done_after),
+        throughput_rps,
+        latency_ms,
+        consumer_lag,
+        recovery_s,
+        recovered,
+    }
+}
