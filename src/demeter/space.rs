@@ -95,7 +95,11 @@ impl ConfigSpace {
                 xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             )
         };
-        let chk: Vec<f64> = self.checkpoint_intervals_s.iter().map(|&v| v as f64).collect();
+        let chk: Vec<f64> = self
+            .checkpoint_intervals_s
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
         let mem: Vec<f64> = self.memories_mb.iter().map(|&v| v as f64).collect();
         let so: Vec<f64> = self.scale_outs.iter().map(|&v| v as f64).collect();
         let sl: Vec<f64> = self.task_slots.iter().map(|&v| v as f64).collect();
@@ -120,7 +124,10 @@ pub fn profiling_budget(production: &JobConfig, profiles_in_chunk: usize) -> (f6
     // `cpuConst = 50` cores and `memConst = 430000` MB (demeter.properties, §1).
     let (cpu, mem) = ConfigSpace::resources(production);
     let factor = 0.95f64.powi(profiles_in_chunk as i32);
-    (((50.0 - cpu) * factor).max(0.0), ((430_000.0 - mem) * factor).max(0.0))
+    (
+        ((50.0 - cpu) * factor).max(0.0),
+        ((430_000.0 - mem) * factor).max(0.0),
+    )
 }
 
 #[cfg(test)]
