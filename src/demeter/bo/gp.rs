@@ -210,6 +210,9 @@ fn validate(x: &Array2<f64>, y: &Array1<f64>, noise_var: &Array1<f64>) -> Result
     Ok(())
 }
 
+/// A cached evaluation: (theta, cost, gradient).
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
 /// The negative log posterior of the hyperparameters (constant mean profiled out by its
 /// generalised-least-squares value, which is its exact maximiser), with its gradient in
 /// theta = (ln lengthscale_1..d, ln outputscale).
@@ -219,7 +222,7 @@ struct MapObjective<'a> {
     /// Per input dimension, the squared differences (x_ak - x_bk)^2.
     sqdiff: Vec<Array2<f64>>,
     config: &'a GpConfig,
-    cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    cache: RefCell<Option<Evaluation>>,
 }
 
 impl<'a> MapObjective<'a> {

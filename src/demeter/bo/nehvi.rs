@@ -202,3 +202,239 @@ pub fn nehvi<R: Rng>(
     }
     Ok(total.into_iter().map(|t| t / n_samples as f64).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demeter::bo::{hypervolume_improvement, GaussianProcess};
+    use ndarray::{array, ArrayView1};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// A hand-made posterior: mean `f(x)`, standard deviation `sd`, independent across distinct
+    /// points (covariance sd^2 where two rows are equal).
+    struct Table {
+        f: fn(ArrayView1<f64>) -> f64,
+        sd: f64,
+    }
+
+    impl Surrogate for Table {
+        fn predict(&self, x: &Array2<f64>) -> (Array1<f64>, Array1<f64>) {
+            (
+                x.map_axis(Axis(1), self.f),
+                Array1::from_elem(x.nrows(), self.sd * self.sd),
+            )
+        }
+        fn covariance(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+            Array2::from_shape_fn((a.nrows(), b.nrows()), |(i, j)| {
+                if a.row(i) == b.row(j) {
+                    self.sd * self.sd
+                } else {
+                    0.0
+                }
+            })
+        }
+    }
+
+    // Points are 1-D codes: observed 0, 1, 2 sit at objectives (1, 3), (2, 2), (3, 1); the
+    // candidates 10 -> (1, 1), 11 -> (2.5, 2.5), 12 -> (1, 1) but infeasible, 13 -> (0, 3.5).
+    fn obj0(x: ArrayView1<f64>) -> f64 {
+        [1.0, 2.0, 3.0, 1.0, 2.5, 1.0, 0.0][code(x)]
+    }
+    fn obj1(x: ArrayView1<f64>) -> f64 {
+        [3.0, 2.0, 1.0, 1.0, 2.5, 1.0, 3.5][code(x)]
+    }
+    fn con(x: ArrayView1<f64>) -> f64 {
+        [0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 0.0][code(x)]
+    }
+    fn code(x: ArrayView1<f64>) -> usize {
+        let c = x[0] as usize;
+        if c >= 10 {
+            c - 7
+        } else {
+            c
+        }
+    }
+
+    #[test]
+    fn nearly_noiseless_nehvi_is_the_hand_computed_improvement() {
+        let (o0, o1, c) = (
+            Table { f: obj0, sd: 1e-9 },
+            Table { f: obj1, sd: 1e-9 },
+            Table { f: con, sd: 1e-9 },
+        );
+        let observed = array![[0.0], [1.0], [2.0]];
+        let candidates = array![[10.0], [11.0], [12.0], [13.0]];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let v = nehvi(
+            &candidates,
+            &[&o0, &o1],
+            &[(&c, 1.0)],
+            &observed,
+            &[4.0, 4.0],
+            16,
+            &mut rng,
+        )
+        .unwrap();
+        // Front (1,3), (2,2), (3,1), reference (4,4): (1,1) adds 9 - 6 = 3; (2.5,2.5) is
+        // dominated; the infeasible copy of (1,1) adds nothing; (0,3.5) adds 0.5.
+        let expected = [3.0, 0.0, 0.0, 0.5];
+        for (a, b) in v.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-6, "{v:?}");
+        }
+        assert_eq!(v[2], 0.0);
+        // Without observed points the front is empty: (1,1) gains its whole box, 9.
+        let v = nehvi(
+            &candidates,
+            &[&o0, &o1],
+            &[],
+            &Array2::zeros((0, 1)),
+            &[4.0, 4.0],
+            4,
+            &mut rng,
+        )
+        .unwrap();
+        assert!((v[0] - 9.0).abs() < 1e-6 && (v[2] - 9.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn three_objectives_use_the_general_improvement() {
+        let third = |x: ArrayView1<f64>| [2.0, 1.0, 3.0, 0.5, 2.0, 1.0, 1.0][code(x)];
+        let (o0, o1, o2) = (
+            Table { f: obj0, sd: 1e-9 },
+            Table { f: obj1, sd: 1e-9 },
+            Table { f: third, sd: 1e-9 },
+        );
+        let observed = array![[0.0], [1.0], [2.0]];
+        let candidates = array![[10.0], [11.0], [13.0]];
+        let r = [4.0, 4.0, 4.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let v = nehvi(
+            &candidates,
+            &[&o0, &o1, &o2],
+            &[],
+            &observed,
+            &r,
+            8,
+            &mut rng,
+        )
+        .unwrap();
+        let front = vec![
+            vec![1.0, 3.0, 2.0],
+            vec![2.0, 2.0, 1.0],
+            vec![3.0, 1.0, 3.0],
+        ];
+        for (j, p) in [[1.0, 1.0, 0.5], [2.5, 2.5, 2.0], [0.0, 3.5, 1.0]]
+            .iter()
+            .enumerate()
+        {
+            let hvi = hypervolume_improvement(p, &front, &r);
+            assert!((v[j] - hvi).abs() < 1e-6, "{j}: {} vs {hvi}", v[j]);
+        }
+    }
+
+    /// GPs on five observed configurations; objectives increase with x0 + x1 (the cheap corner
+    /// is best), a constraint is violated where x2 > 0.5.
+    fn gp_problem() -> (
+        Array2<f64>,
+        GaussianProcess,
+        GaussianProcess,
+        GaussianProcess,
+    ) {
+        let x = array![
+            [0.5, 0.5, 0.2],
+            [0.7, 0.3, 0.2],
+            [0.3, 0.7, 0.2],
+            [0.9, 0.9, 0.2],
+            [0.6, 0.6, 0.2]
+        ];
+        let o0 = x.map_axis(Axis(1), |r| r[0] + 0.5 * r[1]);
+        let o1 = x.map_axis(Axis(1), |r| 0.5 * r[0] + r[1]);
+        let noise = Array1::from_elem(5, 1e-4);
+        let hyper = crate::demeter::bo::Hyperparameters {
+            lengthscales: vec![0.8, 0.8, 0.8],
+            outputscale: 1.0,
+            mean_constant: 0.0,
+        };
+        let fit = |y: &Array1<f64>| {
+            GaussianProcess::with_hyperparameters(&x, y, &noise, &hyper, None).unwrap()
+        };
+        let c = GaussianProcess::with_hyperparameters(
+            &array![
+                [0.5, 0.5, 0.1],
+                [0.5, 0.5, 0.3],
+                [0.5, 0.5, 0.9],
+                [0.2, 0.2, 0.95]
+            ],
+            &array![0.0, 0.0, 10.0, 10.0],
+            &Array1::from_elem(4, 1e-4),
+            &hyper,
+            None,
+        )
+        .unwrap();
+        (x.clone(), fit(&o0), fit(&o1), c)
+    }
+
+    #[test]
+    fn dominating_candidates_rank_first_and_infeasible_ones_get_zero() {
+        let (observed, g0, g1, c) = gp_problem();
+        // 0: dominates the front (cheaper on both), 1: dominated, 2: the dominating
+        // configuration but where the constraint model is sure it fails (mean 10, bound 1).
+        let candidates = array![[0.2, 0.2, 0.2], [0.95, 0.95, 0.2], [0.2, 0.2, 0.95]];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let v = nehvi(
+            &candidates,
+            &[&g0, &g1],
+            &[(&c, 1.0)],
+            &observed,
+            &[3.0, 3.0],
+            512,
+            &mut rng,
+        )
+        .unwrap();
+        assert!(v[0] > 0.1, "{v:?}");
+        assert!(v[0] > 10.0 * v[1], "{v:?}");
+        assert_eq!(v[2], 0.0, "{v:?}");
+        // Same seed, same numbers; the rng is the only source of randomness.
+        let again = nehvi(
+            &candidates,
+            &[&g0, &g1],
+            &[(&c, 1.0)],
+            &observed,
+            &[3.0, 3.0],
+            512,
+            &mut ChaCha8Rng::seed_from_u64(3),
+        )
+        .unwrap();
+        assert_eq!(v, again);
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        let (observed, g0, g1, _) = gp_problem();
+        let cand = array![[0.1, 0.1, 0.1]];
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        assert!(nehvi(&cand, &[&g0, &g1], &[], &observed, &[1.0], 8, &mut rng).is_err());
+        assert!(nehvi(&cand, &[&g0, &g1], &[], &observed, &[1.0, 1.0], 0, &mut rng).is_err());
+        assert!(nehvi(&cand, &[], &[], &observed, &[], 8, &mut rng).is_err());
+        let nan = [f64::NAN, 1.0];
+        assert!(nehvi(&cand, &[&g0, &g1], &[], &observed, &nan, 8, &mut rng).is_err());
+        let wrong = array![[0.1, 0.1]];
+        assert!(nehvi(
+            &wrong,
+            &[&g0, &g1],
+            &[],
+            &observed,
+            &[1.0, 1.0],
+            8,
+            &mut rng
+        )
+        .is_err());
+        let none = Array2::zeros((0, 3));
+        assert!(
+            nehvi(&none, &[&g0, &g1], &[], &observed, &[1.0, 1.0], 8, &mut rng)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -214,16 +214,17 @@ fn ranking_weights<R: Rng>(
     }
     let mut weights = vec![0.0; n_models];
     for s in 0..n_samples {
-        let best = (0..n_models)
-            .filter(|&i| kept[i])
-            .map(|i| losses[i][s])
-            .min()
-            .unwrap_or(0);
-        let winners: Vec<usize> = (0..n_models)
-            .filter(|&i| kept[i] && losses[i][s] == best)
+        let sample: Vec<Option<u32>> = losses
+            .iter()
+            .zip(&kept)
+            .map(|(l, k)| k.then_some(l[s]))
             .collect();
-        for &i in &winners {
-            weights[i] += 1.0 / winners.len() as f64;
+        let best = sample.iter().flatten().min().copied();
+        let n_winners = sample.iter().filter(|l| **l == best).count();
+        for (w, l) in weights.iter_mut().zip(&sample) {
+            if *l == best {
+                *w += 1.0 / n_winners as f64;
+            }
         }
     }
     weights.iter_mut().for_each(|w| *w /= n_samples as f64);
@@ -248,5 +249,133 @@ impl Surrogate for Rgpe {
             cov.scaled_add(w * w, &model.covariance(a, b));
         }
         cov
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Array, Axis};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn truth(x: f64) -> f64 {
+        (6.0 * x).sin() + x
+    }
+
+    fn gp_on(xs: &[f64], f: fn(f64) -> f64, noise: f64, seed: u64) -> GaussianProcess {
+        let x = Array::from_vec(xs.to_vec()).insert_axis(Axis(1));
+        let y = x.column(0).mapv(f);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        GaussianProcess::fit(&x, &y, &Array1::from_elem(xs.len(), noise), &mut rng).unwrap()
+    }
+
+    fn dense() -> Vec<f64> {
+        (0..25).map(|i| i as f64 / 24.0).collect()
+    }
+
+    fn target(xs: &[f64]) -> (GaussianProcess, Array2<f64>, Array1<f64>) {
+        let gp = gp_on(xs, truth, 1e-4, 7);
+        let x = Array::from_vec(xs.to_vec()).insert_axis(Axis(1));
+        let y = x.column(0).mapv(truth);
+        (gp, x, y)
+    }
+
+    fn sums_to_one(w: &[f64]) -> bool {
+        (w.iter().sum::<f64>() - 1.0).abs() < 1e-12
+    }
+
+    #[test]
+    fn a_support_identical_to_the_truth_takes_the_weight() {
+        let good = gp_on(&dense(), truth, 1e-6, 1);
+        let reversed = gp_on(&dense(), |x| -truth(x), 1e-6, 2);
+        let (gp, x, y) = target(&[0.05, 0.3, 0.45, 0.7, 0.95]);
+        let config = RgpeConfig {
+            prune: false,
+            ..RgpeConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let rgpe = Rgpe::with_config(
+            &gp,
+            &x,
+            &y,
+            vec![good.clone(), reversed.clone()],
+            &config,
+            &mut rng,
+        )
+        .unwrap();
+        let w = rgpe.weights();
+        assert!(sums_to_one(w), "{w:?}");
+        assert!(w[0] > 0.8, "{w:?}");
+        assert!(w[1] < 0.01, "{w:?}");
+        // Its predictions then follow the good support.
+        let (m, _) = rgpe.predict(&array![[0.2], [0.6]]);
+        assert!(
+            (m[0] - truth(0.2)).abs() < 0.25 && (m[1] - truth(0.6)).abs() < 0.25,
+            "{m}"
+        );
+        // With Demeter's pruning (p_keep = share beating the target x (1 - 5/20)) the good
+        // support survives on this seed and still dominates; weights still sum to 1.
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let pruned = Rgpe::new(&gp, &x, &y, vec![good, reversed], 1024, &mut rng).unwrap();
+        assert!(sums_to_one(pruned.weights()));
+        assert!(pruned.weights()[0] > 0.8, "{:?}", pruned.weights());
+    }
+
+    #[test]
+    fn few_target_points_give_uniform_or_support_only_weights() {
+        let s1 = gp_on(&dense(), truth, 1e-6, 1);
+        let s2 = gp_on(&dense(), |x| x * x, 1e-6, 2);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (gp2, x2, y2) = target(&[0.2, 0.8]);
+        let r = Rgpe::new(&gp2, &x2, &y2, vec![s1.clone(), s2.clone()], 64, &mut rng).unwrap();
+        assert_eq!(r.weights(), &[1.0 / 3.0; 3]);
+        let (gp1, x1, y1) = target(&[0.5]);
+        let r = Rgpe::new(&gp1, &x1, &y1, vec![s1.clone(), s2.clone()], 64, &mut rng).unwrap();
+        assert_eq!(r.weights(), &[0.5, 0.5, 0.0]);
+        assert_eq!(r.target_weight(), 0.0);
+        // No supports: the target alone, whatever the number of points.
+        let r = Rgpe::new(&gp2, &x2, &y2, vec![], 64, &mut rng).unwrap();
+        assert_eq!(r.weights(), &[1.0]);
+        // Mean = sum w mu, variance = sum w^2 var.
+        let r = Rgpe::new(&gp1, &x1, &y1, vec![s1.clone(), s2.clone()], 64, &mut rng).unwrap();
+        let xt = array![[0.1], [0.9]];
+        let (m, v) = r.predict(&xt);
+        let ((m1, v1), (m2, v2)) = (s1.predict(&xt), s2.predict(&xt));
+        for i in 0..2 {
+            assert!((m[i] - 0.5 * (m1[i] + m2[i])).abs() < 1e-12);
+            assert!((v[i] - 0.25 * (v1[i] + v2[i])).abs() < 1e-12);
+        }
+        let c = r.covariance(&xt, &xt);
+        assert!((c[[0, 0]] - v[0]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ranking_weights_sum_to_one_and_are_seeded() {
+        let s1 = gp_on(&dense(), |x| (3.0 * x).cos(), 1e-4, 1);
+        let s2 = gp_on(&dense(), |x| x, 1e-4, 2);
+        let (gp, x, y) = target(&[0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 0.5, 0.1]);
+        let run = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            Rgpe::new(&gp, &x, &y, vec![s1.clone(), s2.clone()], 256, &mut rng)
+                .unwrap()
+                .weights()
+                .to_vec()
+        };
+        let w = run(9);
+        assert!(sums_to_one(&w), "{w:?}");
+        assert_eq!(w, run(9));
+        // Mismatched shapes are errors.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        assert!(Rgpe::new(&gp, &x, &array![1.0], vec![], 8, &mut rng).is_err());
+    }
+
+    #[test]
+    fn ranking_loss_counts_disagreeing_ordered_pairs() {
+        assert_eq!(ranking_loss(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), 0);
+        // Reversed: all 6 ordered pairs disagree.
+        assert_eq!(ranking_loss(&[3.0, 2.0, 1.0], &[10.0, 20.0, 30.0]), 6);
+        // One swapped pair (0, 1): counted in both orders.
+        assert_eq!(ranking_loss(&[2.0, 1.0, 3.0], &[10.0, 20.0, 30.0]), 2);
     }
 }
