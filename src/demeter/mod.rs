@@ -1,3 +1,4 @@
-//! Demeter: the policy of the Demeter prototype (forecasting, multi-objective Bayesian
-//! optimisation with transfer, profiling runs) and its parts.
+//! Demeter (arXiv 2403.02129): the policy of the Demeter prototype and its parts: the
+//! configuration space, Bayesian optimisation (GP, RGPE, NEHVI, Sobol), the policy itself.
+pub mod bo;
 pub mod space;
