@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod control;
 pub mod engine;
 pub mod flink;
+pub mod placement;
 pub mod plot;
 pub mod policy;
 pub mod report;

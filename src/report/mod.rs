@@ -5,6 +5,7 @@
 //! statistic is over the samples inside it (seconds without a sample are left out), resources
 //! follow [`resources::core_and_gb_hours`] and recovery follows [`recovery`].
 
+pub mod energy;
 pub mod expect;
 pub mod recovery;
 pub mod resources;
@@ -70,6 +71,19 @@ pub struct Summary {
     /// Changes between TaskManager levels held >= 180 s (see
     /// [`resources::tm_level_changes`]); a proxy for runs without a configuration timeline.
     pub tm_level_changes: u32,
+    /// Energy of the run (nodes + WAN), J; `None` when the run folder has no `energy.json`
+    /// (recorded runs). Absent fields keep older summaries and snapshots unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_j: Option<f64>,
+    /// Node energy per node class, J.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_j_by_class: Option<std::collections::BTreeMap<String, f64>>,
+    /// WAN energy (per-bit + link base power), J.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wan_energy_j: Option<f64>,
+    /// Payload bytes carried over WAN links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wan_bytes: Option<f64>,
 }
 
 fn values_in(series: &Series, from: i64, to: i64) -> Vec<f64> {
@@ -150,6 +164,10 @@ pub fn summarize(run: &RunData) -> Summary {
         recovery_s,
         config_changes: resources::config_changes(&run.configs, from, to),
         tm_level_changes: resources::tm_level_changes(&run.task_managers, from, to),
+        energy_j: None,
+        energy_j_by_class: None,
+        wan_energy_j: None,
+        wan_bytes: None,
     }
 }
 
