@@ -249,6 +249,8 @@ pub fn recommend(metrics: &[OperatorMetrics], p: &CostModelParams) -> Recommenda
         .map(|(v, m)| {
             let (offload, reason, cores) = if m.is_source {
                 (true, "source: pinned where the data is produced".into(), None)
+            } else if m.is_sink {
+                (false, "sink: results are consumed in the cloud".into(), None)
             } else {
                 reasons[v].clone().unwrap_or((
                     false,
