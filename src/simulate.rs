@@ -237,7 +237,11 @@ pub fn write_extras(
     std::fs::write(&p, serde_json::to_string_pretty(&manifest)? + "\n")?;
     written.push(p);
 
-    written.extend(crate::report::energy::write(dir, t.energy(), &t.edge().power_w)?);
+    written.extend(crate::report::energy::write(
+        dir,
+        t.energy(),
+        &t.edge().power_w,
+    )?);
     written.push(write_events(dir, result)?);
     written.push(write_decisions(dir, result)?);
 

@@ -131,6 +131,7 @@ impl Backend for SimBackend {
                 self.twin.set_task_managers(*n);
                 Ok(())
             }
+            Action::SetPlacement { op_site } => self.twin.set_placement(op_site.clone()),
         }
         .map_err(BackendError::Refused)
     }

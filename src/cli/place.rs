@@ -62,7 +62,10 @@ pub fn run(args: &PlaceArgs) -> anyhow::Result<()> {
         })?;
         choices.push(c);
     }
-    println!("{} | placement over {} | seed {}", scenario.name, w.measure, scenario.seed);
+    println!(
+        "{} | placement over {} | seed {}",
+        scenario.name, w.measure, scenario.seed
+    );
     println!("{}", render(&choices));
     for c in &choices {
         if c.explanations.is_empty() {
@@ -89,7 +92,8 @@ pub fn run(args: &PlaceArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("place-{}", scenario.name)));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let csv = out.join("placement.csv");
-    std::fs::write(&csv, render_csv(&choices)).with_context(|| format!("writing {}", csv.display()))?;
+    std::fs::write(&csv, render_csv(&choices))
+        .with_context(|| format!("writing {}", csv.display()))?;
     if !args.no_plots {
         for (file, label, f) in [
             ("place_sink_rps.png", "sink throughput (rec/s)", 0),
@@ -125,7 +129,15 @@ pub fn run(args: &PlaceArgs) -> anyhow::Result<()> {
 pub fn render(choices: &[Choice]) -> String {
     let mut lines = vec![format!(
         "{:<18} {:>10} {:>10} {:>10} {:>10} {:>8} {:>6} {:>9} {:>5}  placement",
-        "strategy", "sink rec/s", "src rec/s", "lat ms", "WAN kB/s", "cloud cores", "edge slots", "power W", "runs"
+        "strategy",
+        "sink rec/s",
+        "src rec/s",
+        "lat ms",
+        "WAN kB/s",
+        "cloud cores",
+        "edge slots",
+        "power W",
+        "runs"
     )];
     for c in choices {
         let o = &c.outcome;

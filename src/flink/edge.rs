@@ -338,10 +338,8 @@ impl EdgeState {
             .points
             .push((epoch, std::mem::take(&mut self.second_j)));
         if self.has_crossings() {
-            self.delivered_last_second = std::mem::replace(
-                &mut self.delivered_sec,
-                vec![0.0; self.cross.len()],
-            );
+            self.delivered_last_second =
+                std::mem::replace(&mut self.delivered_sec, vec![0.0; self.cross.len()]);
         }
     }
 

@@ -945,17 +945,18 @@ impl Twin {
                 self.log("link_up", name);
             }
             Event::LinkHeartbeatCheck { link, outage }
-                if self.link_outage[link].0 == outage && !self.edge.link_up[link] =>
+                if self.link_outage[link].0 == outage
+                    && !self.edge.link_up[link]
+                    && self.status == JobStatus::Running
+                    && self.edge.job_spans_link(link) =>
             {
-                if self.status == JobStatus::Running && self.edge.job_spans_link(link) {
-                    let name = self.edge.setup.links[link].name.clone();
-                    self.log(
-                        "task_manager_lost",
-                        format!("TaskManagers beyond link {name} (heartbeat timeout)"),
-                    );
-                    self.hold_until = self.link_outage[link].1;
-                    self.restart(RestartCause::Failover);
-                }
+                let name = self.edge.setup.links[link].name.clone();
+                self.log(
+                    "task_manager_lost",
+                    format!("TaskManagers beyond link {name} (heartbeat timeout)"),
+                );
+                self.hold_until = self.link_outage[link].1;
+                self.restart(RestartCause::Failover);
             }
             _ => {} // A timer of an earlier attempt: the restart cancelled it.
         }

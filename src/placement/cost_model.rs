@@ -97,7 +97,10 @@ pub fn metrics_from_observation(
                 stateful: vx.state_mb > 0.0 || vx.is_window,
                 is_source: vx.is_source,
                 is_sink: graph.outputs[v].is_empty()
-                    || vx.operators.iter().any(|&i| ops[i].kind == OperatorKind::Sink),
+                    || vx
+                        .operators
+                        .iter()
+                        .any(|&i| ops[i].kind == OperatorKind::Sink),
             }
         })
         .collect()
@@ -165,7 +168,11 @@ pub fn recommend(metrics: &[OperatorMetrics], p: &CostModelParams) -> Recommenda
                 continue;
             }
             if m.is_sink {
-                reasons[v] = Some((false, "sink: results are consumed in the cloud".into(), None));
+                reasons[v] = Some((
+                    false,
+                    "sink: results are consumed in the cloud".into(),
+                    None,
+                ));
                 continue;
             }
             if m.stateful {
@@ -248,9 +255,17 @@ pub fn recommend(metrics: &[OperatorMetrics], p: &CostModelParams) -> Recommenda
         .enumerate()
         .map(|(v, m)| {
             let (offload, reason, cores) = if m.is_source {
-                (true, "source: pinned where the data is produced".into(), None)
+                (
+                    true,
+                    "source: pinned where the data is produced".into(),
+                    None,
+                )
             } else if m.is_sink {
-                (false, "sink: results are consumed in the cloud".into(), None)
+                (
+                    false,
+                    "sink: results are consumed in the cloud".into(),
+                    None,
+                )
             } else {
                 reasons[v].clone().unwrap_or((
                     false,

@@ -193,9 +193,8 @@ impl PlacementProblem {
     /// Whether `at_edge` is upstream-closed: every input of an edge operator is on the edge.
     pub fn is_closed(&self, model: &JobModel, at_edge: &[usize]) -> bool {
         use crate::flink::model::OperatorKind;
-        let on_edge = |i: usize| {
-            model.spec.operators[i].kind == OperatorKind::Source || at_edge.contains(&i)
-        };
+        let on_edge =
+            |i: usize| model.spec.operators[i].kind == OperatorKind::Source || at_edge.contains(&i);
         at_edge
             .iter()
             .all(|&i| self.inputs[i].iter().all(|&u| on_edge(u)))

@@ -193,13 +193,7 @@ pub fn search(scenario: &Scenario, strategy: Strategy, w: Windows) -> Result<Cho
         Strategy::SourcesOnlyEdge => eval(&[])?,
         Strategy::AllCloud => {
             let all = vec![problem.cloud_site; model.spec.operators.len()];
-            evaluate(
-                scenario,
-                &all,
-                Some(problem.edge_site),
-                w.warmup,
-                w.measure,
-            )?
+            evaluate(scenario, &all, Some(problem.edge_site), w.warmup, w.measure)?
         }
         Strategy::CostModel => {
             let (params, metrics) = baseline_metrics(scenario, &problem, w)?;

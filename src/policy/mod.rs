@@ -35,6 +35,10 @@ pub enum Action {
     RescaleInPlace { parallelism: Vec<u32> },
     /// Set the TaskManager replica count (an HPA on the TaskManager deployment).
     SetTaskManagers(u32),
+    /// Edge placement: the site index of every operator of the job model. Flink needs a
+    /// restart for it (the custom scheduler reads the placement at submission): the backend
+    /// stops with a savepoint and redeploys.
+    SetPlacement { op_site: Vec<usize> },
 }
 
 /// How a policy needs the job deployed (e.g. reactive mode, its checkpoint interval).

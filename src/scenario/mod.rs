@@ -156,7 +156,12 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
     let mut model = load_model(&model_path)?;
     for (op, sel) in &spec.job.selectivity {
         let key = format!("job.selectivity.{op:?}");
-        let names: Vec<String> = model.spec.operators.iter().map(|o| o.name.clone()).collect();
+        let names: Vec<String> = model
+            .spec
+            .operators
+            .iter()
+            .map(|o| o.name.clone())
+            .collect();
         let Some(o) = model.spec.operators.iter_mut().find(|o| &o.name == op) else {
             return Err(SpecError::invalid(
                 path,
@@ -166,7 +171,12 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
             ));
         };
         if !(sel.is_finite() && (0.0..=1e6).contains(sel)) {
-            return Err(SpecError::invalid(path, &key, "a selectivity in 0..=1e6", sel));
+            return Err(SpecError::invalid(
+                path,
+                &key,
+                "a selectivity in 0..=1e6",
+                sel,
+            ));
         }
         o.selectivity = *sel;
     }
@@ -470,16 +480,15 @@ fn check_edge(
                 format!("{op:?}"),
             )
         })?;
-        op_site[i] = edge.site_index(site).ok_or_else(|| {
-            SpecError::invalid(path, &key, "a site name", format!("{site:?}"))
-        })?;
+        op_site[i] = edge
+            .site_index(site)
+            .ok_or_else(|| SpecError::invalid(path, &key, "a site name", format!("{site:?}")))?;
     }
     edge.op_site = op_site;
     edge.chaining = p.chaining;
     edge.slot_sharing = p.slot_sharing;
-    crate::placement::check_feasible(&edge, model, config).map_err(|e| {
-        SpecError::invalid(path, "placement", &e.expected, e.found)
-    })?;
+    crate::placement::check_feasible(&edge, model, config)
+        .map_err(|e| SpecError::invalid(path, "placement", &e.expected, e.found))?;
     Ok(edge)
 }
 

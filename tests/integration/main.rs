@@ -2,6 +2,7 @@
 mod cli;
 mod compare;
 mod determinism;
+mod edge;
 mod golden;
 mod policy_autoscaler;
 mod policy_ds2;
