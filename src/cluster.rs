@@ -1,4 +1,6 @@
-//! Node classes: the machines TaskManagers run on (speed, cores, memory, power), from `models/nodes.toml`.
+//! Node classes: the machines TaskManagers run on (speed, cores, memory, power), from `models/nodes.toml`;
+//! and the heterogeneous cluster of edge placement: sites, WAN links between them, the site of
+//! every operator, and the linear power model.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,127 @@ pub struct NodeClass {
     pub memory_mb: u32,
     pub power_idle_w: f64,
     pub power_max_w: f64,
+}
+
+impl NodeClass {
+    /// Linear power model (edge_energy.md §B4): `P_idle + (P_max - P_idle) x u`, `u` clamped to
+    /// 0..1. A powered node never draws less than its idle power (no CloudSim "off at 0" quirk).
+    pub fn power_w(&self, utilisation: f64) -> f64 {
+        let u = utilisation.clamp(0.0, 1.0);
+        self.power_idle_w + (self.power_max_w - self.power_idle_w) * u
+    }
+}
+
+/// Marginal WAN energy per bit, attributional accounting (edge_energy.md §B6: default
+/// 2 µJ/bit, sweep 0.1-30 µJ/bit).
+pub const DEFAULT_WAN_J_PER_BIT: f64 = 2e-6;
+
+/// A place where nodes of one class sit (a data centre, a field site with Raspberry Pis).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Site {
+    pub name: String,
+    pub node_class: NodeClass,
+    /// Powered nodes at the site (each with `node_class.cores` cores = slots when slot sharing
+    /// is off, as in the placement experiments).
+    pub nodes: u32,
+}
+
+impl Site {
+    pub fn cores(&self) -> u32 {
+        self.nodes * self.node_class.cores
+    }
+    pub fn memory_mb(&self) -> f64 {
+        self.nodes as f64 * self.node_class.memory_mb as f64
+    }
+}
+
+/// A bandwidth-limited WAN link between two sites (an HTB rate limit plus delay, A5/A6).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WanLink {
+    pub name: String,
+    /// Site indices of the two ends; the link carries both directions, sharing its capacity.
+    pub a: usize,
+    pub b: usize,
+    pub bandwidth_bps: f64,
+    pub rtt_ms: f64,
+    /// Bytes the link's queue (qdisc) holds before it refuses data (A6: cap by bytes).
+    pub queue_bytes: f64,
+    /// Wire bytes per payload byte minus one (framing + TCP/IP headers, A6 ≈ 0.035); 0 by
+    /// default so that 32-byte records give the placement experiments' 395 rec/s at 100 kbit/s.
+    pub overhead_fraction: f64,
+    /// Always-on power attributed to the link (edge_energy.md §B6 baseline term), W.
+    pub base_power_w: f64,
+}
+
+impl WanLink {
+    /// Payload bytes per second the link carries.
+    pub fn payload_bytes_per_s(&self) -> f64 {
+        self.bandwidth_bps / 8.0 / (1.0 + self.overhead_fraction)
+    }
+    pub fn connects(&self, x: usize, y: usize) -> bool {
+        (self.a == x && self.b == y) || (self.a == y && self.b == x)
+    }
+}
+
+/// The heterogeneous cluster and the placement of the job onto it. The default (no sites) is
+/// the homogeneous twin: every subtask on the scenario's node class, nothing crosses a WAN.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeSetup {
+    /// Sites; empty = one implicit site of `energy_node` nodes (the homogeneous twin).
+    pub sites: Vec<Site>,
+    pub links: Vec<WanLink>,
+    /// Site of every operator of the job model (index into `sites`); empty = all on site 0.
+    pub op_site: Vec<usize>,
+    /// Operator chaining override (`pipeline.operator-chaining`); `None` = the job model's.
+    pub chaining: Option<bool>,
+    /// Slot sharing: with it a site needs max-parallelism slots, without it one slot per subtask.
+    pub slot_sharing: bool,
+    /// Node class of the homogeneous twin (energy only; its speed is `TwinSetup::node_speed`).
+    pub energy_node: NodeClass,
+    /// Homogeneous twin: nodes powered at least (default: as many as the TaskManagers' cores
+    /// need, `ceil(TMs x cpu / cores)`).
+    pub node_count: Option<u32>,
+    pub wan_j_per_bit: f64,
+    /// Where the input data is produced when that is not the sources' site (the `all-cloud`
+    /// placement: raw events cross the WAN into a cloud Kafka before the source reads them).
+    pub ingest_site: Option<usize>,
+}
+
+impl Default for EdgeSetup {
+    fn default() -> Self {
+        EdgeSetup {
+            sites: Vec::new(),
+            links: Vec::new(),
+            op_site: Vec::new(),
+            chaining: None,
+            slot_sharing: true,
+            energy_node: NodeClasses::builtin()
+                .get("server")
+                .cloned()
+                .expect("shipped server class"),
+            node_count: None,
+            wan_j_per_bit: DEFAULT_WAN_J_PER_BIT,
+            ingest_site: None,
+        }
+    }
+}
+
+impl EdgeSetup {
+    /// Whether there is anything beyond the homogeneous twin.
+    pub fn is_heterogeneous(&self) -> bool {
+        !self.sites.is_empty()
+    }
+    /// The site of operator `op`.
+    pub fn site_of_op(&self, op: usize) -> usize {
+        self.op_site.get(op).copied().unwrap_or(0)
+    }
+    /// The link between two different sites, if any.
+    pub fn link_between(&self, x: usize, y: usize) -> Option<usize> {
+        self.links.iter().position(|l| l.connects(x, y))
+    }
+    pub fn site_index(&self, name: &str) -> Option<usize> {
+        self.sites.iter().position(|s| s.name == name)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -84,6 +207,34 @@ mod tests {
         let c = NodeClasses::builtin();
         assert_eq!(c.get("server").unwrap().speed, 1.0);
         assert_eq!(c.get("rpi4b").unwrap().power_idle_w, 2.7);
+    }
+
+    #[test]
+    fn linear_power_matches_the_research_defaults() {
+        let c = NodeClasses::builtin();
+        let pi = c.get("rpi4b").unwrap();
+        assert_eq!(pi.power_w(0.0), 2.7);
+        assert!((pi.power_w(1.0) - 6.4).abs() < 1e-12);
+        assert!((pi.power_w(0.5) - 4.55).abs() < 1e-12);
+        assert_eq!(pi.power_w(3.0), pi.power_w(1.0));
+        let s = c.get("server").unwrap();
+        assert_eq!((s.power_w(0.0), s.power_w(1.0)), (100.0, 250.0));
+    }
+
+    #[test]
+    fn a_100_kbit_link_carries_390_records_of_32_bytes() {
+        let l = WanLink {
+            name: "wan".into(),
+            a: 0,
+            b: 1,
+            bandwidth_bps: 100_000.0,
+            rtt_ms: 50.0,
+            queue_bytes: 1.5e6,
+            overhead_fraction: 0.0,
+            base_power_w: 0.0,
+        };
+        assert!((l.payload_bytes_per_s() / 32.0 - 390.625).abs() < 1e-9);
+        assert!(l.connects(1, 0) && !l.connects(0, 0));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod control;
 pub mod demeter;
 pub mod engine;
 pub mod flink;
+pub mod placement;
 pub mod plot;
 pub mod policy;
 pub mod report;

@@ -29,6 +29,8 @@ pub struct Overrides {
 /// A scenario made runnable: the twin's inputs and the policy.
 pub struct Prepared {
     pub setup: TwinSetup,
+    /// Sites, links, placement and energy model (default: the homogeneous twin).
+    pub edge: crate::cluster::EdgeSetup,
     pub policy: Box<dyn Policy>,
     pub seed: u64,
     pub policy_name: String,
@@ -92,6 +94,7 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
         config.checkpoint_interval = interval;
     }
     Ok(Prepared {
+        edge: scenario.edge.clone(),
         setup: TwinSetup {
             model: scenario.model.clone(),
             config,
@@ -116,13 +119,14 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
 pub fn execute(prepared: Prepared, on_progress: impl FnMut(SimTime, SimTime)) -> RunResult {
     let Prepared {
         setup,
+        edge,
         mut policy,
         seed,
         policy_name,
         failures_scheduled,
         ..
     } = prepared;
-    let mut backend = SimBackend::new(Twin::new(setup));
+    let mut backend = SimBackend::new(Twin::with_edge(setup, edge));
     let decisions = control::run(&mut backend, policy.as_mut(), on_progress)
         .expect("the simulated backend never fails");
     debug_assert!(backend.now() >= backend.horizon());
@@ -192,6 +196,14 @@ impl RunResult {
     pub fn workload_series(&self) -> &Series {
         &self.twin.series().workload_rps
     }
+
+    /// The run's summary with the energy fields filled in (the section-6 table itself comes
+    /// from the run folder's series and has no energy).
+    pub fn summary(&self) -> crate::report::Summary {
+        let mut s = crate::report::summarize(&self.run_data());
+        crate::report::energy::attach(&mut s, self.twin.energy());
+        s
+    }
 }
 
 /// `manifest.json`: what produced this run folder.
@@ -248,6 +260,11 @@ pub fn write_extras(
     std::fs::write(&p, serde_json::to_string_pretty(&manifest)? + "\n")?;
     written.push(p);
 
+    written.extend(crate::report::energy::write(
+        dir,
+        t.energy(),
+        &t.edge().power_w,
+    )?);
     written.push(write_events(dir, result)?);
     written.push(write_decisions(dir, result)?);
 

@@ -179,6 +179,7 @@ impl Backend for SimBackend {
                 }
                 Ok(())
             }
+            Action::SetPlacement { op_site } => self.twin.set_placement(op_site.clone()),
         }
         .map_err(BackendError::Refused)
     }

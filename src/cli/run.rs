@@ -67,7 +67,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let written = write_run_folder(&out, &scenario, &result, scenario.plots && !args.no_plots)?;
-    let mut summary = crate::report::summarize(&result.run_data());
+    let mut summary = result.summary();
     summary.run = out.display().to_string();
     if !args.quiet {
         println!(
@@ -80,6 +80,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             crate::report::render_table(std::slice::from_ref(&summary))
+        );
+        let e = result.twin.energy();
+        println!(
+            "energy {:.0} J (nodes {}; WAN {:.0} J, {:.0} B)",
+            e.energy_j,
+            e.node_energy_j
+                .iter()
+                .map(|(c, j)| format!("{c} {j:.0} J"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            e.wan_energy_j,
+            e.wan_bytes
         );
         println!(
             "restarts {}, reconfigurations {}, failures skipped {}, {} files written",
@@ -174,7 +186,7 @@ pub fn write_run_folder(
         .with_context(|| format!("writing run folder {}", dir.display()))?;
     let extras = simulate::write_extras(dir, scenario, result)
         .with_context(|| format!("writing run folder {}", dir.display()))?;
-    let summary = crate::report::summarize(&data);
+    let summary = result.summary();
     let summary_path = dir.join("summary.json");
     std::fs::write(
         &summary_path,

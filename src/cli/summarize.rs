@@ -69,6 +69,9 @@ fn summaries(args: &SummarizeArgs) -> anyhow::Result<(String, Vec<report::Summar
             )
         })?;
         let mut summary = report::summarize(&run);
+        if let Some(e) = report::energy::read(dir) {
+            report::energy::attach(&mut summary, &e);
+        }
         summary.run = folder_label(dir);
         rows.push(summary);
     }

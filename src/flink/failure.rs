@@ -1,4 +1,4 @@
-//! Failure plans: what breaks (network delay, TaskManager crash, node loss) and when.
+//! Failure plans: what breaks (network delay, TaskManager crash, node loss, WAN link outage) and when.
 
 use rand::Rng;
 
@@ -20,6 +20,10 @@ pub enum FailureKind {
         task_managers: u32,
         down_for: SimDuration,
     },
+    /// A WAN link (index into the scenario's links) carries nothing for `down_for`: the edges
+    /// crossing it backpressure; if it stays down past the heartbeat timeout, the TaskManagers
+    /// beyond it are lost and the job fails over, resuming once the link is back.
+    LinkOutage { link: usize, down_for: SimDuration },
 }
 
 /// When failures are due.

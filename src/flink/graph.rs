@@ -25,6 +25,11 @@ pub struct Vertex {
     pub window_residence_ms: f64,
     /// Keyed state per subtask (MB).
     pub state_mb: f64,
+    /// Serialized bytes of one output record (the last chained operator's `out_record_bytes`,
+    /// else the job's `record_bytes`): what an edge leaving this vertex puts on a WAN link.
+    pub out_record_bytes: f64,
+    /// Bytes of an input record of a source vertex (the job's `record_bytes`).
+    pub in_record_bytes: f64,
 }
 
 /// Vertices in topological order (a source first; inputs always precede their consumers).
@@ -35,12 +40,27 @@ pub struct JobGraph {
     pub outputs: Vec<Vec<usize>>,
     /// The vertex whose latency histogram the latency metric reads.
     pub latency_vertex: usize,
+    /// For each operator of the model, the vertex it was chained into.
+    pub vertex_of_op: Vec<usize>,
 }
 
 impl JobGraph {
     /// Builds the vertex graph of `model`, chaining when the model says so.
     pub fn build(model: &JobModel) -> JobGraph {
+        Self::build_placed(model, model.spec.job.chaining, None)
+    }
+
+    /// Builds the vertex graph with chaining switched on or off and, for edge placement, the
+    /// site of every operator (`op_site[i]`): operators on different sites are never chained
+    /// (Flink chains only within one slot-sharing group, i.e. one TaskManager).
+    pub fn build_placed(model: &JobModel, chaining: bool, op_site: Option<&[usize]>) -> JobGraph {
         let ops = &model.spec.operators;
+        let site = |i: usize| op_site.and_then(|s| s.get(i).copied()).unwrap_or(0);
+        let bytes = |i: usize| {
+            ops[i]
+                .out_record_bytes
+                .unwrap_or(model.spec.job.record_bytes)
+        };
         // Resolve each operator's inputs (default: the previous operator).
         let inputs: Vec<Vec<usize>> = ops
             .iter()
@@ -64,8 +84,9 @@ impl JobGraph {
         let mut vertices: Vec<Vertex> = Vec::new();
         let net = model.spec.job.network_cost_us;
         for (i, op) in ops.iter().enumerate() {
-            let chain_into = model.spec.job.chaining
+            let chain_into = chaining
                 && inputs[i].len() == 1
+                && site(inputs[i][0]) == site(i)
                 && op.ship == ShipStrategy::Forward
                 && consumers(inputs[i][0]) == 1
                 && op.kind != OperatorKind::Source;
@@ -81,6 +102,7 @@ impl JobGraph {
                 vx.is_window |= op.kind == OperatorKind::Window;
                 vx.window_residence_ms += op.window_residence_ms;
                 vx.state_mb += op.state_mb;
+                vx.out_record_bytes = bytes(i);
                 vertex_of[i] = v;
             } else {
                 let vin: Vec<(usize, ShipStrategy)> =
@@ -98,6 +120,8 @@ impl JobGraph {
                     is_window: op.kind == OperatorKind::Window,
                     window_residence_ms: op.window_residence_ms,
                     state_mb: op.state_mb,
+                    out_record_bytes: bytes(i),
+                    in_record_bytes: model.spec.job.record_bytes,
                 });
             }
         }
@@ -120,6 +144,7 @@ impl JobGraph {
             .expect("validated");
         JobGraph {
             latency_vertex: vertex_of[latency_op],
+            vertex_of_op: vertex_of,
             vertices,
             outputs,
         }

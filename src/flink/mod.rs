@@ -1,5 +1,6 @@
 //! The Flink twin: job models, the vertex graph, the fluid/discrete-event job, Kafka metrics.
 pub mod config;
+pub mod edge;
 pub mod failure;
 pub mod graph;
 pub mod kafka_metrics;
@@ -7,6 +8,7 @@ pub mod model;
 pub mod twin;
 
 pub use config::{JobConfig, SchedulerMode};
+pub use edge::{EdgeState, EnergyTotals};
 pub use failure::{FailureKind, FailurePlan, FailureSchedule};
 pub use graph::JobGraph;
 pub use model::{JobModel, JobModelSpec};

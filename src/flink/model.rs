@@ -56,10 +56,31 @@ pub struct OperatorSpec {
     /// Keyed state held per subtask (checkpointed, restored on restart).
     #[serde(default)]
     pub state_mb: f64,
+    /// Serialized bytes of one output record on the wire (edge placement: WAN bytes); absent =
+    /// `job.record_bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_record_bytes: Option<f64>,
 }
 
 fn one() -> f64 {
     1.0
+}
+
+impl OperatorSpec {
+    /// Indices of this operator's inputs (`i` is its index in `ops`): the named inputs, else
+    /// the previous operator, none for a source.
+    pub fn inputs_or_previous(&self, i: usize, ops: &[OperatorSpec]) -> Vec<usize> {
+        if self.kind == OperatorKind::Source {
+            vec![]
+        } else if self.inputs.is_empty() {
+            vec![i - 1]
+        } else {
+            self.inputs
+                .iter()
+                .filter_map(|n| ops.iter().position(|o| &o.name == n))
+                .collect()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -255,6 +276,9 @@ impl JobModel {
                 file,
             )?;
             non_negative(&format!("operators[{i}].state_mb"), op.state_mb, 1e7, file)?;
+            if let Some(b) = op.out_record_bytes {
+                positive(&format!("operators[{i}].out_record_bytes"), b, 1e9, file)?;
+            }
             for input in &op.inputs {
                 if !spec.operators[..i].iter().any(|o| &o.name == input) {
                     return Err(err(

@@ -13,10 +13,12 @@ use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
 use super::config::{JobConfig, SchedulerMode};
+use super::edge::{EdgeState, EnergyTotals};
 use super::failure::{FailureKind, FailurePlan};
 use super::graph::JobGraph;
 use super::kafka_metrics::SampledStat;
 use super::model::{JobModel, ShipStrategy};
+use crate::cluster::EdgeSetup;
 use crate::engine::EventQueue;
 use crate::rng::{stream, SimRng};
 use crate::runfolder::Series;
@@ -77,6 +79,8 @@ enum Event {
     Resume { attempt: u64 },
     SavepointDone { attempt: u64 },
     ReactiveRestart { generation: u64 },
+    LinkUp { link: usize, outage: u64 },
+    LinkHeartbeatCheck { link: usize, outage: u64 },
 }
 
 /// One line of `events.csv`.
@@ -200,13 +204,37 @@ pub struct Twin {
     rng_restart: SimRng,
     rng_metrics: SimRng,
     jitter: Normal<f64>,
+
+    // Edge placement and energy (src/flink/edge.rs).
+    edge: EdgeState,
+    /// Per link: the outage in progress (counter) and when it ends.
+    link_outage: Vec<(u64, SimTime)>,
+    outages: u64,
+    /// A restart may not resume before this (a WAN link the job needs is down).
+    hold_until: SimTime,
+    /// A placement (site per operator) waiting for the redeploy in flight.
+    pending_placement: Option<Vec<usize>>,
+    sink_total: f64,
 }
 
 impl Twin {
     /// Builds the twin and deploys the job at time zero (running from the start, as the
     /// recorded runs are: their window begins once the job is up).
     pub fn new(setup: TwinSetup) -> Twin {
-        let graph = JobGraph::build(&setup.model);
+        Twin::with_edge(setup, EdgeSetup::default())
+    }
+
+    /// Builds the twin on a heterogeneous cluster (sites, WAN links, a placement) and with the
+    /// energy model of `edge`. `EdgeSetup::default()` is exactly [`Twin::new`].
+    pub fn with_edge(setup: TwinSetup, edge: EdgeSetup) -> Twin {
+        let chaining = edge.chaining.unwrap_or(setup.model.spec.job.chaining);
+        let graph = if edge.is_heterogeneous() || edge.chaining.is_some() {
+            JobGraph::build_placed(&setup.model, chaining, Some(&edge.op_site))
+        } else {
+            JobGraph::build(&setup.model)
+        };
+        let edge_state = EdgeState::new(edge, &graph, setup.node_speed);
+        let links = edge_state.setup.links.len();
         let mut rng_failures = stream(setup.seed, "failures");
         let due = setup
             .failures
@@ -270,6 +298,12 @@ impl Twin {
             rng_restart: stream(setup.seed, "restart"),
             rng_metrics: stream(setup.seed, "metrics"),
             jitter: Normal::new(0.0, jitter_ms).expect("validated jitter"),
+            edge: edge_state,
+            link_outage: vec![(0, SimTime::ZERO); links],
+            outages: 0,
+            hold_until: SimTime::ZERO,
+            pending_placement: None,
+            sink_total: 0.0,
             setup,
         };
         twin.apply_parallelism();
@@ -423,6 +457,90 @@ impl Twin {
         })
     }
 
+    /// Edge placement and energy state: sites, links, queues, joules.
+    pub fn edge(&self) -> &EdgeState {
+        &self.edge
+    }
+    /// Energy used so far (nodes by class, WAN).
+    pub fn energy(&self) -> &EnergyTotals {
+        &self.edge.totals
+    }
+    /// Records that reached each sink vertex (no outputs) since the start, summed over sinks.
+    pub fn sink_records_total(&self) -> f64 {
+        self.sink_total
+    }
+
+    // ----- edge placement -----
+
+    /// Changes the site of every operator: in Flink a new placement needs a restart (the
+    /// custom scheduler reads it at submission), so this is a stop-with-savepoint and redeploy
+    /// with the current configuration. Refused without sites, while not running, or for a
+    /// placement that names unknown sites.
+    pub fn set_placement(&mut self, op_site: Vec<usize>) -> Result<(), String> {
+        if !self.edge.setup.is_heterogeneous() {
+            return Err("placement needs [[cluster.sites]] in the scenario".into());
+        }
+        let ops = self.setup.model.spec.operators.len();
+        let sites = self.edge.setup.sites.len();
+        if op_site.len() != ops || op_site.iter().any(|&s| s >= sites) {
+            return Err(format!(
+                "expected {ops} site indices < {sites}, got {op_site:?}"
+            ));
+        }
+        let config = self.config.clone();
+        self.redeploy(config)?;
+        self.pending_placement = Some(op_site);
+        Ok(())
+    }
+
+    /// Rebuilds the graph and every per-vertex array for a new placement (during a redeploy).
+    fn rebuild_for_placement(&mut self, op_site: Vec<usize>) {
+        let mut setup = self.edge.setup.clone();
+        setup.op_site = op_site;
+        let chaining = setup.chaining.unwrap_or(self.setup.model.spec.job.chaining);
+        let graph = JobGraph::build_placed(&self.setup.model, chaining, Some(&setup.op_site));
+        let totals = self.edge.totals.clone();
+        let power = std::mem::take(&mut self.edge.power_w);
+        let link_up = self.edge.link_up.clone();
+        self.edge = EdgeState::new(setup, &graph, self.setup.node_speed);
+        self.edge.totals = totals;
+        self.edge.power_w = power;
+        self.edge.link_up = link_up;
+        let n = graph.len();
+        if n != self.graph.len() {
+            // Per-vertex overrides no longer name the same vertices.
+            self.config.parallelism_overrides.clear();
+        }
+        self.on_latency_path = latency_path(&graph);
+        self.graph = graph;
+        self.parallelism = vec![0; n];
+        self.queued = vec![0.0; n];
+        self.buffer_capacity = vec![0.0; n];
+        self.base_capacity_rps = vec![0.0; n];
+        self.second_acc = vec![VertexSecond::default(); n];
+        self.totals = vec![VertexSecond::default(); n];
+        self.last_second = vec![VertexSecond::default(); n];
+        let text = self
+            .edge
+            .setup
+            .op_site
+            .iter()
+            .map(|&s| self.edge.setup.sites[s].name.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        self.log("placement_changed", text);
+        self.apply_parallelism();
+    }
+
+    /// Powered nodes of the homogeneous twin: enough for the TaskManagers' cores, at least
+    /// the scenario's `node_count`.
+    fn homogeneous_nodes(&self) -> u32 {
+        let tms = self.tm_registered.max(self.tm_target) as f64;
+        let cores = self.edge.setup.energy_node.cores.max(1) as f64;
+        let needed = (tms * self.config.cpu / cores).ceil() as u32;
+        needed.max(self.edge.setup.node_count.unwrap_or(0))
+    }
+
     // ----- commands (what a backend applies) -----
 
     /// Stop with a savepoint and redeploy with `config` (the Flink operator's savepoint
@@ -572,16 +690,29 @@ impl Twin {
             } else {
                 1.0 - self.tm_unreachable as f64 / self.tm_registered as f64
             };
+            let cores_per_subtask = (self.config.cpu / self.config.task_slots as f64)
+                .min(self.setup.model.spec.capacity.max_cpu_per_subtask);
             // Reverse pass: how much each vertex may process given downstream room.
             for v in (0..n).rev() {
                 let cap = self.base_capacity_rps[v] * overhead * reachable * dt_s;
-                let room = self.graph.outputs[v]
-                    .iter()
-                    .map(|&c| accept[c])
-                    .fold(f64::INFINITY, f64::min);
+                let room = if self.edge.has_crossings() {
+                    let mut room = f64::INFINITY;
+                    for (k, &c) in self.graph.outputs[v].iter().enumerate() {
+                        room = room.min(self.edge.admit(v, k, accept[c], dt_s));
+                    }
+                    room
+                } else {
+                    self.graph.outputs[v]
+                        .iter()
+                        .map(|&c| accept[c])
+                        .fold(f64::INFINITY, f64::min)
+                };
                 let sel = self.graph.vertices[v].selectivity;
                 let by_room = if sel > 0.0 { room / sel } else { f64::INFINITY };
                 max_process[v] = cap.min(by_room).max(0.0);
+                if v == 0 && self.edge.ingest.is_some() {
+                    max_process[v] = max_process[v].min(self.edge.ingest_cap(dt_s));
+                }
                 accept[v] = (self.buffer_capacity[v] - self.queued[v]).max(0.0) + max_process[v];
             }
             // Forward pass: move records.
@@ -594,21 +725,36 @@ impl Twin {
                 let done = available.min(max_process[v]).max(0.0);
                 if self.graph.vertices[v].is_source {
                     self.consumed += done;
+                    self.edge.ingested(done);
                 } else {
                     self.queued[v] = available - done;
                 }
                 processed[v] = done;
                 let out = done * self.graph.vertices[v].selectivity;
-                for &c in &self.graph.outputs[v] {
-                    inflow[c] += out;
-                }
                 let cap = self.base_capacity_rps[v] * overhead * reachable * dt_s;
+                if self.edge.has_crossings() {
+                    let wanted = available.min(cap) * self.graph.vertices[v].selectivity;
+                    for (k, &c) in self.graph.outputs[v].iter().enumerate() {
+                        inflow[c] += self.edge.send(v, k, out, wanted);
+                    }
+                } else {
+                    for &c in &self.graph.outputs[v] {
+                        inflow[c] += out;
+                    }
+                }
+                if self.graph.outputs[v].is_empty() {
+                    self.sink_total += done;
+                }
                 let acc = &mut self.second_acc[v];
                 acc.records_in += done;
                 acc.records_out += out;
                 let dt_ms = dt_s * 1000.0;
                 if cap > 0.0 {
                     let busy = (done / cap).min(1.0);
+                    self.edge.add_busy(
+                        v,
+                        busy * self.parallelism[v] as f64 * cores_per_subtask * dt_s,
+                    );
                     let want = available.min(cap);
                     let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy);
                     acc.busy_ms += busy * dt_ms;
@@ -626,6 +772,9 @@ impl Twin {
             self.lag_stat.record(self.now + dt, per_partition_lag);
         }
         self.scratch = scratch;
+        self.edge.end_tick();
+        let nodes = self.homogeneous_nodes();
+        self.edge.charge_tick(dt_s, nodes);
         self.trim_arrivals();
     }
 
@@ -683,6 +832,7 @@ impl Twin {
                 t.records_out += l.records_out;
             }
         }
+        self.edge.end_of_second(epoch);
         let workload = self.rate_at(SimTime::from_secs(self.now.as_secs() - 1));
         self.series.workload_rps.points.push((epoch, workload));
         let tms = self.tm_registered as f64;
@@ -734,6 +884,9 @@ impl Twin {
             }
             if !spec.excludes_window_residence {
                 buffer_ms += self.graph.vertices[v].window_residence_ms;
+            }
+            if self.edge.has_crossings() || self.edge.ingest.is_some() {
+                buffer_ms += self.edge.latency_into_ms(v);
             }
         }
         let noise = self.jitter.sample(&mut self.rng_metrics);
@@ -814,6 +967,25 @@ impl Twin {
                     self.reconfigurations += 1;
                     self.restart(RestartCause::ReactiveRescale);
                 }
+            }
+            Event::LinkUp { link, outage } if self.link_outage[link].0 == outage => {
+                self.edge.link_up[link] = true;
+                let name = self.edge.setup.links[link].name.clone();
+                self.log("link_up", name);
+            }
+            Event::LinkHeartbeatCheck { link, outage }
+                if self.link_outage[link].0 == outage
+                    && !self.edge.link_up[link]
+                    && self.status == JobStatus::Running
+                    && self.edge.job_spans_link(link) =>
+            {
+                let name = self.edge.setup.links[link].name.clone();
+                self.log(
+                    "task_manager_lost",
+                    format!("TaskManagers beyond link {name} (heartbeat timeout)"),
+                );
+                self.hold_until = self.link_outage[link].1;
+                self.restart(RestartCause::Failover);
             }
             _ => {} // A timer of an earlier attempt: the restart cancelled it.
         }
@@ -987,6 +1159,30 @@ impl Twin {
                     Event::TaskManagersRegistered { count: 1 },
                 );
             }
+            FailureKind::LinkOutage { link, down_for } => {
+                let Some(l) = self.edge.setup.links.get(link) else {
+                    self.failures_skipped += 1;
+                    self.log("failure_skipped", format!("#{}: no link {link}", index + 1));
+                    return;
+                };
+                let name = l.name.clone();
+                self.log(
+                    "failure_injected",
+                    format!("#{}: WAN link {name} down for {down_for}", index + 1),
+                );
+                self.outages += 1;
+                let outage = self.outages;
+                self.link_outage[link] = (outage, self.now + down_for);
+                self.edge.link_up[link] = false;
+                self.queue
+                    .schedule(self.now + down_for, Event::LinkUp { link, outage });
+                if down_for > heartbeat_detection {
+                    self.queue.schedule(
+                        self.now + heartbeat_detection,
+                        Event::LinkHeartbeatCheck { link, outage },
+                    );
+                }
+            }
             FailureKind::NodeLoss {
                 task_managers,
                 down_for,
@@ -1040,6 +1236,7 @@ impl Twin {
         let replay = (self.consumed - rewind_to).max(0.0);
         self.consumed = rewind_to;
         self.queued.iter_mut().for_each(|q| *q = 0.0);
+        self.edge.clear_queues();
         let r = &self.setup.model.spec.restart;
         let delay = match cause {
             RestartCause::Failover => r.restart_delay_s,
@@ -1077,7 +1274,7 @@ impl Twin {
         let deploy =
             r.deploy_min_s + self.rng_restart.random::<f64>() * (r.deploy_max_s - r.deploy_min_s);
         let restore = self.state_mb_per_subtask() / r.restore_mb_per_s;
-        let start = self.now.max(self.resume_not_before);
+        let start = self.now.max(self.resume_not_before).max(self.hold_until);
         self.queue.schedule(
             start + SimDuration::from_secs_f64(deploy + restore),
             Event::Resume {
@@ -1142,6 +1339,9 @@ impl Twin {
         self.tm_registered = 0;
         self.tm_unreachable = 0;
         self.set_config(p.config);
+        if let Some(op_site) = self.pending_placement.take() {
+            self.rebuild_for_placement(op_site);
+        }
         self.reconfigurations += 1;
         self.restart(RestartCause::Redeploy);
         self.completed = None; // a new job: no checkpoint history
@@ -1194,7 +1394,7 @@ impl Twin {
             let per_subtask = 1e6 / vx.cost_us_per_record
                 * cpu_factor
                 * memory_factor
-                * self.setup.node_speed
+                * self.edge.vertex_speed[v]
                 * efficiency;
             self.base_capacity_rps[v] = useful * per_subtask;
             // In-flight buffers: the receiving input gates plus the senders' subpartitions.

@@ -39,6 +39,10 @@ pub enum Action {
     /// Launch profiling runs of these configurations in parallel, beside the production job
     /// (Demeter); results arrive in later observations' `profiles`.
     Profile(Vec<JobConfig>),
+    /// Edge placement: the site index of every operator of the job model. Flink needs a
+    /// restart for it (the custom scheduler reads the placement at submission): the backend
+    /// stops with a savepoint and redeploys.
+    SetPlacement { op_site: Vec<usize> },
 }
 
 /// How a policy needs the job deployed (e.g. reactive mode, its checkpoint interval).

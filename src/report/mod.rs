@@ -5,6 +5,7 @@
 //! statistic is over the samples inside it (seconds without a sample are left out), resources
 //! follow [`resources::core_and_gb_hours`] and recovery follows [`recovery`].
 
+pub mod energy;
 pub mod expect;
 pub mod recovery;
 pub mod resources;
@@ -78,6 +79,19 @@ pub struct Summary {
     pub profiling_core_hours: Option<f64>,
     #[serde(default)]
     pub profiling_gb_hours: Option<f64>,
+    /// Energy of the run (nodes + WAN), J; `None` when the run folder has no `energy.json`
+    /// (recorded runs). Absent fields keep older summaries and snapshots unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_j: Option<f64>,
+    /// Node energy per node class, J.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_j_by_class: Option<std::collections::BTreeMap<String, f64>>,
+    /// WAN energy (per-bit + link base power), J.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wan_energy_j: Option<f64>,
+    /// Payload bytes carried over WAN links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wan_bytes: Option<f64>,
 }
 
 /// Core-hours and GB-hours of the profiling jobs' TaskManagers over their lifetimes.
@@ -174,6 +188,10 @@ pub fn summarize(run: &RunData) -> Summary {
         profiling_jobs: run.profiling.len() as u32,
         profiling_core_hours: (!run.profiling.is_empty()).then(|| profiling_hours(run).0),
         profiling_gb_hours: (!run.profiling.is_empty()).then(|| profiling_hours(run).1),
+        energy_j: None,
+        energy_j_by_class: None,
+        wan_energy_j: None,
+        wan_bytes: None,
     }
 }
 

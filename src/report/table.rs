@@ -319,6 +319,10 @@ mod tests {
             recoveries_censored: 1,
             config_changes: None,
             tm_level_changes: 0,
+            energy_j: None,
+            energy_j_by_class: None,
+            wan_energy_j: None,
+            wan_bytes: None,
         }
     }
 

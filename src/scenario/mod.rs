@@ -11,7 +11,7 @@ pub use spec::*;
 
 use std::path::{Path, PathBuf};
 
-use crate::cluster::{NodeClass, NodeClasses};
+use crate::cluster::{EdgeSetup, NodeClass, NodeClasses, Site, WanLink, DEFAULT_WAN_J_PER_BIT};
 use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule};
 use crate::flink::model::{JobModel, JobModelSpec};
 use crate::flink::{JobConfig, SchedulerMode};
@@ -75,6 +75,8 @@ pub struct Scenario {
     pub policy: PolicySpec,
     pub output_dir: Option<PathBuf>,
     pub plots: bool,
+    /// Sites, WAN links, placement and the energy model (default: the homogeneous twin).
+    pub edge: EdgeSetup,
 }
 
 impl Scenario {
@@ -151,7 +153,33 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
         ));
     }
     let model_path = resolve(&spec.job.model);
-    let model = load_model(&model_path)?;
+    let mut model = load_model(&model_path)?;
+    for (op, sel) in &spec.job.selectivity {
+        let key = format!("job.selectivity.{op:?}");
+        let names: Vec<String> = model
+            .spec
+            .operators
+            .iter()
+            .map(|o| o.name.clone())
+            .collect();
+        let Some(o) = model.spec.operators.iter_mut().find(|o| &o.name == op) else {
+            return Err(SpecError::invalid(
+                path,
+                &key,
+                &format!("an operator of the job model, one of {names:?}"),
+                format!("{op:?}"),
+            ));
+        };
+        if !(sel.is_finite() && (0.0..=1e6).contains(sel)) {
+            return Err(SpecError::invalid(
+                path,
+                &key,
+                "a selectivity in 0..=1e6",
+                sel,
+            ));
+        }
+        o.selectivity = *sel;
+    }
 
     let nodes = match &spec.cluster.nodes {
         Some(p) => {
@@ -225,9 +253,10 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
         checkpoint_interval: interval,
         parallelism_overrides: vec![],
     };
+    let edge = check_edge(&spec, path, &nodes, &node, &model, &config)?;
     let failures = match &spec.failures {
         None => None,
-        Some(f) => Some(check_failures(f, path, &model)?),
+        Some(f) => Some(check_failures(f, path, &model, &edge)?),
     };
     let workload = spec.workload.clone();
     Ok(Scenario {
@@ -254,13 +283,220 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
             .and_then(|o| o.dir.as_ref())
             .map(|d| resolve(d)),
         plots: spec.output.as_ref().map(|o| o.plots).unwrap_or(true),
+        edge,
     })
+}
+
+/// Checks `[cluster]` sites/links/energy keys and `[placement]` into an [`EdgeSetup`].
+fn check_edge(
+    spec: &ScenarioSpec,
+    path: &Path,
+    nodes: &NodeClasses,
+    node: &NodeClass,
+    model: &JobModel,
+    config: &JobConfig,
+) -> Result<EdgeSetup, SpecError> {
+    let c = &spec.cluster;
+    let mut edge = EdgeSetup {
+        energy_node: node.clone(),
+        node_count: c.node_count,
+        ..EdgeSetup::default()
+    };
+    if let Some(n) = c.node_count {
+        if n == 0 || n > 100_000 {
+            return Err(SpecError::invalid(
+                path,
+                "cluster.node_count",
+                "an integer in 1..=100000",
+                n,
+            ));
+        }
+    }
+    if let Some(j) = c.wan_j_per_bit {
+        if !(j.is_finite() && (0.0..=1e-3).contains(&j)) {
+            return Err(SpecError::invalid(
+                path,
+                "cluster.wan_j_per_bit",
+                "joules per bit in 0..=0.001 (research default 2e-6)",
+                j,
+            ));
+        }
+        edge.wan_j_per_bit = j;
+    } else {
+        edge.wan_j_per_bit = DEFAULT_WAN_J_PER_BIT;
+    }
+    for (i, site) in c.sites.iter().enumerate() {
+        let key = |k: &str| format!("cluster.sites[{i}].{k}");
+        if site.name.is_empty() || edge.site_index(&site.name).is_some() {
+            return Err(SpecError::invalid(
+                path,
+                &key("name"),
+                "a unique, non-empty site name",
+                format!("{:?}", site.name),
+            ));
+        }
+        let class = nodes.get(&site.node_class).cloned().ok_or_else(|| {
+            SpecError::invalid(
+                path,
+                &key("node_class"),
+                &format!("one of {:?}", nodes.names()),
+                format!("{:?}", site.node_class),
+            )
+        })?;
+        if site.nodes == 0 || site.nodes > 100_000 {
+            return Err(SpecError::invalid(
+                path,
+                &key("nodes"),
+                "an integer in 1..=100000",
+                site.nodes,
+            ));
+        }
+        edge.sites.push(Site {
+            name: site.name.clone(),
+            node_class: class,
+            nodes: site.nodes,
+        });
+    }
+    for (i, l) in c.links.iter().enumerate() {
+        let key = |k: &str| format!("cluster.links[{i}].{k}");
+        let site_names: Vec<&str> = edge.sites.iter().map(|s| s.name.as_str()).collect();
+        let mut ends = [0usize; 2];
+        for (j, end) in l.between.iter().enumerate() {
+            ends[j] = edge.site_index(end).ok_or_else(|| {
+                SpecError::invalid(
+                    path,
+                    &key("between"),
+                    &format!("two names of [[cluster.sites]] {site_names:?}"),
+                    format!("{end:?}"),
+                )
+            })?;
+        }
+        if ends[0] == ends[1] {
+            return Err(SpecError::invalid(
+                path,
+                &key("between"),
+                "two different sites",
+                format!("{:?}", l.between),
+            ));
+        }
+        if edge.link_between(ends[0], ends[1]).is_some() {
+            return Err(SpecError::invalid(
+                path,
+                &key("between"),
+                "at most one link per pair of sites",
+                format!("{:?}", l.between),
+            ));
+        }
+        if !(l.bandwidth_bps.is_finite() && l.bandwidth_bps > 0.0 && l.bandwidth_bps <= 1e13) {
+            return Err(SpecError::invalid(
+                path,
+                &key("bandwidth_bps"),
+                "bits per second > 0 and <= 1e13",
+                l.bandwidth_bps,
+            ));
+        }
+        if !(l.rtt_ms.is_finite() && (0.0..=60_000.0).contains(&l.rtt_ms)) {
+            return Err(SpecError::invalid(
+                path,
+                &key("rtt_ms"),
+                "milliseconds in 0..=60000",
+                l.rtt_ms,
+            ));
+        }
+        // edge_energy.md §A6: a 1 000-packet qdisc of 1 500-B packets.
+        let queue_bytes = l.queue_bytes.unwrap_or(1.5e6);
+        if !(queue_bytes.is_finite() && (0.0..=1e12).contains(&queue_bytes)) {
+            return Err(SpecError::invalid(
+                path,
+                &key("queue_bytes"),
+                "bytes in 0..=1e12",
+                queue_bytes,
+            ));
+        }
+        if !(l.overhead_fraction.is_finite() && (0.0..=1.0).contains(&l.overhead_fraction)) {
+            return Err(SpecError::invalid(
+                path,
+                &key("overhead_fraction"),
+                "a fraction in 0..=1 (edge_energy.md §A6: ~0.035 TCP/IP headers)",
+                l.overhead_fraction,
+            ));
+        }
+        if !(l.base_power_w.is_finite() && (0.0..=1e6).contains(&l.base_power_w)) {
+            return Err(SpecError::invalid(
+                path,
+                &key("base_power_w"),
+                "watts in 0..=1e6",
+                l.base_power_w,
+            ));
+        }
+        edge.links.push(WanLink {
+            name: l.name.clone(),
+            a: ends[0],
+            b: ends[1],
+            bandwidth_bps: l.bandwidth_bps,
+            rtt_ms: l.rtt_ms,
+            queue_bytes,
+            overhead_fraction: l.overhead_fraction,
+            base_power_w: l.base_power_w,
+        });
+    }
+    let Some(p) = &spec.placement else {
+        return Ok(edge);
+    };
+    if edge.sites.is_empty() {
+        return Err(SpecError::invalid(
+            path,
+            "placement",
+            "[[cluster.sites]] to place operators on",
+            "no sites",
+        ));
+    }
+    let default_site = match &p.default_site {
+        None => edge.sites.len() - 1,
+        Some(name) => edge.site_index(name).ok_or_else(|| {
+            SpecError::invalid(
+                path,
+                "placement.default_site",
+                &format!(
+                    "a site name, one of {:?}",
+                    edge.sites.iter().map(|s| &s.name).collect::<Vec<_>>()
+                ),
+                format!("{name:?}"),
+            )
+        })?,
+    };
+    let ops = &model.spec.operators;
+    let mut op_site = vec![default_site; ops.len()];
+    for (op, site) in &p.operators {
+        let key = format!("placement.operators.{op:?}");
+        let i = ops.iter().position(|o| &o.name == op).ok_or_else(|| {
+            SpecError::invalid(
+                path,
+                &key,
+                &format!(
+                    "an operator of the job model, one of {:?}",
+                    ops.iter().map(|o| &o.name).collect::<Vec<_>>()
+                ),
+                format!("{op:?}"),
+            )
+        })?;
+        op_site[i] = edge
+            .site_index(site)
+            .ok_or_else(|| SpecError::invalid(path, &key, "a site name", format!("{site:?}")))?;
+    }
+    edge.op_site = op_site;
+    edge.chaining = p.chaining;
+    edge.slot_sharing = p.slot_sharing;
+    crate::placement::check_feasible(&edge, model, config)
+        .map_err(|e| SpecError::invalid(path, "placement", &e.expected, e.found))?;
+    Ok(edge)
 }
 
 fn check_failures(
     f: &FailuresSpec,
     path: &Path,
     model: &JobModel,
+    edge: &EdgeSetup,
 ) -> Result<FailurePlan, SpecError> {
     let opt = |key: &str, v: &Option<DurationValue>| -> Result<Option<SimDuration>, SpecError> {
         v.as_ref().map(|d| duration(path, key, d)).transpose()
@@ -289,11 +525,31 @@ fn check_failures(
             task_managers: f.task_managers.unwrap_or(1).max(1),
             down_for: need("failures.down_for", &f.down_for)?,
         },
+        "link_outage" => {
+            let names: Vec<&str> = edge.links.iter().map(|l| l.name.as_str()).collect();
+            let name = f.link.as_deref().unwrap_or("");
+            let link = edge
+                .links
+                .iter()
+                .position(|l| l.name == name)
+                .ok_or_else(|| {
+                    SpecError::invalid(
+                        path,
+                        "failures.link",
+                        &format!("the name of a [[cluster.links]] entry, one of {names:?}"),
+                        format!("{name:?}"),
+                    )
+                })?;
+            FailureKind::LinkOutage {
+                link,
+                down_for: need("failures.down_for", &f.down_for)?,
+            }
+        }
         other => {
             return Err(SpecError::invalid(
                 path,
                 "failures.kind",
-                "one of \"network_delay\", \"tm_crash\", \"node_loss\"",
+                "one of \"network_delay\", \"tm_crash\", \"node_loss\", \"link_outage\"",
                 format!("{other:?}"),
             ))
         }

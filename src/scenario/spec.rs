@@ -19,6 +19,8 @@ pub struct ScenarioSpec {
     pub failures: Option<FailuresSpec>,
     pub policy: Option<PolicySpec>,
     pub output: Option<OutputSpec>,
+    /// Edge placement: which site each operator runs on (needs `[[cluster.sites]]`).
+    pub placement: Option<PlacementSpec>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -46,6 +48,10 @@ pub struct JobRef {
     pub model: PathBuf,
     #[serde(default)]
     pub scheduler: SchedulerMode,
+    /// Per-operator selectivity overrides (operator name -> output records per input record),
+    /// e.g. the placement experiments' filter at 0.3 and 0.7 from one model file.
+    #[serde(default)]
+    pub selectivity: std::collections::BTreeMap<String, f64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -55,6 +61,16 @@ pub struct ClusterSpec {
     pub nodes: Option<PathBuf>,
     #[serde(default = "default_node_class")]
     pub node_class: String,
+    /// Homogeneous cluster: nodes powered at least (energy); default as the TaskManagers need.
+    pub node_count: Option<u32>,
+    /// Marginal WAN energy per bit, J (default 2e-6, edge_energy.md §B6).
+    pub wan_j_per_bit: Option<f64>,
+    /// Sites of a heterogeneous (edge + cloud) cluster; none = the homogeneous twin.
+    #[serde(default)]
+    pub sites: Vec<SiteSpec>,
+    /// WAN links between sites.
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
 }
 
 impl Default for ClusterSpec {
@@ -62,8 +78,60 @@ impl Default for ClusterSpec {
         ClusterSpec {
             nodes: None,
             node_class: default_node_class(),
+            node_count: None,
+            wan_j_per_bit: None,
+            sites: Vec::new(),
+            links: Vec::new(),
         }
     }
+}
+
+/// `[[cluster.sites]]`: nodes of one class at one place.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSpec {
+    pub name: String,
+    pub node_class: String,
+    #[serde(default = "one_node")]
+    pub nodes: u32,
+}
+
+fn one_node() -> u32 {
+    1
+}
+
+/// `[[cluster.links]]`: a WAN link between two sites.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub name: String,
+    /// The two site names.
+    pub between: [String; 2],
+    pub bandwidth_bps: f64,
+    #[serde(default)]
+    pub rtt_ms: f64,
+    /// Queue (qdisc) bytes; default 1.5 MB = 1 000 packets of 1 500 B (edge_energy.md §A6).
+    pub queue_bytes: Option<f64>,
+    #[serde(default)]
+    pub overhead_fraction: f64,
+    #[serde(default)]
+    pub base_power_w: f64,
+}
+
+/// `[placement]`: the site of each operator.
+#[derive(Clone, Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementSpec {
+    /// Site of operators not listed (default: the last site, conventionally the cloud).
+    pub default_site: Option<String>,
+    /// Operator name -> site name.
+    #[serde(default)]
+    pub operators: std::collections::BTreeMap<String, String>,
+    /// Override the job model's operator chaining.
+    pub chaining: Option<bool>,
+    /// Slot sharing (default true, Flink's default); the placement experiments disable it.
+    #[serde(default = "yes")]
+    pub slot_sharing: bool,
 }
 
 fn default_node_class() -> String {
@@ -98,6 +166,8 @@ pub struct FailuresSpec {
     pub task_managers: Option<u32>,
     pub down_for: Option<DurationValue>,
     pub align_before_checkpoint: Option<DurationValue>,
+    /// `link_outage`: the name of the WAN link that goes down (for `down_for`).
+    pub link: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -17,11 +17,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{self, Summary};
+use crate::report::Summary;
 use crate::simulate::RunResult;
 
 /// The metric columns after the run key, in order.
-pub const METRIC_COLUMNS: [&str; 26] = [
+pub const METRIC_COLUMNS: [&str; 28] = [
     "policy_name",
     "latency_ms_mean",
     "latency_ms_p50",
@@ -48,6 +48,8 @@ pub const METRIC_COLUMNS: [&str; 26] = [
     "recovery_s_max",
     "recoveries_over_180s",
     "recoveries_censored",
+    "energy_j",
+    "wan_bytes",
 ];
 
 /// The numbers of one run: its section-6 summary and what the twin counted.
@@ -70,7 +72,7 @@ impl RunRow {
             index,
             key,
             policy: result.policy_name.clone(),
-            summary: report::summarize(&result.run_data()),
+            summary: result.summary(),
             reconfigurations: result.twin.reconfigurations(),
             restarts: result.twin.restarts(),
         }
@@ -113,6 +115,8 @@ impl RunRow {
             opt(s.recovery_s_max),
             s.recoveries_over_180s.to_string(),
             s.recoveries_censored.to_string(),
+            opt(s.energy_j),
+            opt(s.wan_bytes),
         ];
         debug_assert_eq!(cells.len(), METRIC_COLUMNS.len());
         cells
@@ -414,7 +418,7 @@ mod tests {
     }
 
     fn row(i: u64) -> RunRow {
-        let mut summary = report::summarize(&Default::default());
+        let mut summary = crate::report::summarize(&Default::default());
         summary.core_hours = i as f64 + 0.5;
         RunRow {
             index: i,

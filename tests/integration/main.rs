@@ -3,6 +3,7 @@ mod cli;
 mod compare;
 mod demeter_bo;
 mod determinism;
+mod edge;
 mod golden;
 mod policy_autoscaler;
 mod policy_ds2;

@@ -1,0 +1,310 @@
+//! Edge placement and energy: the placement experiments' shape, the cost model against the
+//! exhaustive optimum on the Nexmark models, consolidation energy, link outages, placement
+//! changes through the backend, scenario errors, and golden snapshots of the edge scenarios.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use demeter_sim::backend::{Backend, SimBackend};
+use demeter_sim::flink::Twin;
+use demeter_sim::placement::search::{search, Windows};
+use demeter_sim::placement::{evaluate, PlacementProblem, Strategy};
+use demeter_sim::policy::Action;
+use demeter_sim::scenario::Scenario;
+use demeter_sim::simulate::{execute, prepare, Overrides};
+use demeter_sim::time::{SimDuration, SimTime};
+
+fn scenario(file: &str) -> Scenario {
+    demeter_sim::scenario::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap()
+}
+
+/// Sink rec/s with the filter on the edge (Pi) and on the server.
+fn filter_placements(file: &str) -> (f64, f64, f64, f64) {
+    let s = scenario(file);
+    let p = PlacementProblem::new(&s.edge, &s.model).unwrap();
+    let w = (SimDuration::from_secs(60), SimDuration::from_secs(120));
+    let pi = evaluate(&s, &p.placement(&s.model, &p.movable), None, w.0, w.1).unwrap();
+    let server = evaluate(&s, &p.placement(&s.model, &[]), None, w.0, w.1).unwrap();
+    (
+        pi.sink_rps,
+        server.sink_rps,
+        pi.source_rps,
+        server.source_rps,
+    )
+}
+
+#[test]
+fn at_100_kbit_the_pi_filter_is_link_bound_for_both_selectivities() {
+    // 100 000 bit/s / 8 / 32 B = 390.6 rec/s: the experiments saw 390-400 at the sink.
+    for (file, s) in [
+        ("scenarios/edge_filter_100kbit.toml", 0.3),
+        ("scenarios/edge_filter_100kbit_s70.toml", 0.7),
+    ] {
+        let (pi, server, src_pi, _) = filter_placements(file);
+        assert!((pi - 390.625).abs() < 2.0, "{file}: filter on the Pi {pi}");
+        assert!(
+            (server - s * 390.625).abs() < 2.0,
+            "{file}: filter on the server {server}"
+        );
+        // Sources back-pressured to 395 / s (observed 1 217-1 289 at 0.3, 553-584 at 0.7).
+        assert!(
+            (src_pi - 390.625 / s).abs() < 5.0,
+            "{file}: source {src_pi}"
+        );
+    }
+}
+
+#[test]
+fn at_500_mbit_placement_hardly_matters() {
+    let (pi, server, _, _) = filter_placements("scenarios/edge_filter_500mbit.toml");
+    assert!(
+        (pi - 1500.0).abs() < 1.0 && (server - 1500.0).abs() < 1.0,
+        "{pi} {server}"
+    );
+}
+
+#[test]
+fn cost_model_is_within_10_pct_of_the_exhaustive_optimum_on_nexmark() {
+    for q in ["q1", "q2", "q3", "q5", "q8"] {
+        let s = scenario(&format!("scenarios/edge_nexmark_{q}.toml"));
+        let w = Windows::default();
+        let cm = search(&s, Strategy::CostModel, w).unwrap();
+        let ex = search(&s, Strategy::Exhaustive, w).unwrap();
+        let ratio = cm.outcome.sink_rps / ex.outcome.sink_rps;
+        assert!(
+            ratio >= 0.9,
+            "{q}: cost model {} vs optimum {}",
+            cm.outcome.sink_rps,
+            ex.outcome.sink_rps
+        );
+        // Every vertex gets an explanation; the offloaded ones are stateless reducers.
+        assert_eq!(cm.explanations.len(), s.model.spec.operators.len());
+        for e in cm.explanations.iter().filter(|e| e.offload) {
+            assert!(
+                e.reason.starts_with("source") || e.reason.starts_with("stateless"),
+                "{q}: {e:?}"
+            );
+        }
+        // ... and offloading beats shipping the raw stream.
+        let base = search(&s, Strategy::SourcesOnlyEdge, w).unwrap();
+        assert!(cm.outcome.sink_rps > base.outcome.sink_rps, "{q}");
+    }
+}
+
+#[test]
+fn greedy_matches_exhaustive_on_the_small_jobs() {
+    for q in ["q3", "q8"] {
+        let s = scenario(&format!("scenarios/edge_nexmark_{q}.toml"));
+        let g = search(&s, Strategy::Greedy, Windows::default()).unwrap();
+        let e = search(&s, Strategy::Exhaustive, Windows::default()).unwrap();
+        assert_eq!(g.outcome.op_site, e.outcome.op_site, "{q}");
+        assert!(g.outcome.evaluations <= e.outcome.evaluations + 1);
+    }
+}
+
+#[test]
+fn consolidating_onto_fewer_servers_lowers_energy_at_equal_throughput() {
+    // quick.toml: 24 one-core TaskManagers. Spread: one per server (24 nodes powered);
+    // consolidated: packed on ceil(24 / 16) = 2 servers.
+    let mut energy = Vec::new();
+    let mut thr = Vec::new();
+    for nodes in [None, Some(8), Some(24)] {
+        let mut s = scenario("scenarios/quick.toml");
+        s.edge.node_count = nodes;
+        s.failures = None;
+        let o = Overrides {
+            duration: Some(SimDuration::from_secs(300)),
+            ..Overrides::default()
+        };
+        let r = execute(prepare(&s, &o).unwrap(), |_, _| {});
+        let sum = r.summary();
+        energy.push(sum.energy_j.unwrap());
+        thr.push(sum.throughput_rps_mean.unwrap());
+    }
+    assert!(energy[0] < energy[1] && energy[1] < energy[2], "{energy:?}");
+    assert!((thr[0] - thr[2]).abs() < 1e-9, "{thr:?}");
+    // 2 servers idle at 100 W each for 300 s is the floor: 60 kJ.
+    assert!(
+        energy[0] > 60_000.0 && energy[0] < 2.0 * 250.0 * 300.0,
+        "{energy:?}"
+    );
+}
+
+#[test]
+fn pi_energy_follows_the_linear_model() {
+    // The 100-kbit run: one Pi (2.7 W idle, 6.4 W max) + one server; energy over 10 min
+    // lies between all-idle and all-busy.
+    let s = scenario("scenarios/edge_filter_100kbit.toml");
+    let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
+    let e = r.twin.energy();
+    let pi = e.node_energy_j["rpi4b"];
+    assert!((2.7 * 600.0..=6.4 * 600.0).contains(&pi), "{pi}");
+    let server = e.node_energy_j["server"];
+    assert!(
+        (100.0 * 600.0..=250.0 * 600.0).contains(&server),
+        "{server}"
+    );
+    // 12 500 B/s for 600 s at 2 uJ/bit.
+    assert!((e.wan_bytes - 7.5e6).abs() < 1e4, "{}", e.wan_bytes);
+    assert!((e.wan_energy_j - 7.5e6 * 8.0 * 2e-6).abs() < 1.0);
+    assert!((e.energy_j - (pi + server + e.wan_energy_j)).abs() < 1e-6);
+}
+
+#[test]
+fn a_link_outage_backpressures_and_a_long_one_restarts_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_500mbit.toml"),
+    )
+    .unwrap()
+    .replace(
+        "../models/",
+        &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
+    );
+    let with = |down: &str| {
+        format!("{text}\n[failures]\nkind = \"link_outage\"\nlink = \"wan\"\nschedule = \"list\"\nat = [\"120s\"]\ndown_for = \"{down}\"\n")
+    };
+    // Short (10 s < 50-s heartbeat timeout): backpressure only, no restart.
+    let p = dir.path().join("short.toml");
+    std::fs::write(&p, with("10s")).unwrap();
+    let s = demeter_sim::scenario::load(&p).unwrap();
+    let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
+    let kinds: Vec<&str> = r.twin.events().iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&"link_up") && !kinds.contains(&"job_restarting"),
+        "{kinds:?}"
+    );
+    // Long (120 s): TaskManagers beyond the link are lost, the job resumes after the link.
+    let p = dir.path().join("long.toml");
+    std::fs::write(&p, with("120s")).unwrap();
+    let s = demeter_sim::scenario::load(&p).unwrap();
+    let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
+    let ev = r.twin.events();
+    let restart = ev.iter().find(|e| e.kind == "job_restarting").unwrap();
+    let running = ev
+        .iter()
+        .filter(|e| e.kind == "job_running")
+        .nth(1)
+        .unwrap();
+    assert!(restart.time < SimTime::from_secs(240), "{restart:?}");
+    assert!(running.time >= SimTime::from_secs(240), "{running:?}");
+}
+
+#[test]
+fn a_placement_change_goes_through_the_backend_with_a_restart() {
+    let s = scenario("scenarios/edge_filter_100kbit.toml");
+    let p = PlacementProblem::new(&s.edge, &s.model).unwrap();
+    let mut edge = s.edge.clone();
+    edge.op_site = p.placement(&s.model, &[]); // filter on the server
+    let prepared = prepare(&s, &Overrides::default()).unwrap();
+    let mut b = SimBackend::new(Twin::with_edge(prepared.setup, edge));
+    b.advance_until(SimTime::from_secs(120)).unwrap();
+    let before = b.twin().sink_records_total();
+    b.apply(&Action::SetPlacement {
+        op_site: p.placement(&s.model, &p.movable),
+    })
+    .unwrap();
+    b.advance_until(SimTime::from_secs(300)).unwrap();
+    let mid = b.twin().sink_records_total();
+    b.advance_until(SimTime::from_secs(400)).unwrap();
+    let after = (b.twin().sink_records_total() - mid) / 100.0;
+    assert!(before / 120.0 < 120.0, "{}", before / 120.0);
+    assert!((after - 390.625).abs() < 3.0, "{after}");
+    let kinds: Vec<&str> = b.twin().events().iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"placement_changed") && kinds.contains(&"savepoint_completed"));
+    assert_eq!(b.twin().reconfigurations(), 1);
+    // Refused on a homogeneous scenario.
+    let q = scenario("scenarios/quick.toml");
+    let mut b = SimBackend::new(Twin::new(prepare(&q, &Overrides::default()).unwrap().setup));
+    assert!(b.apply(&Action::SetPlacement { op_site: vec![0] }).is_err());
+}
+
+#[test]
+fn bad_edge_input_names_the_file_key_and_expectation() {
+    let cases = [
+        (
+            "\"EventsFilter\" = \"edge\"",
+            "\"EventsFilter\" = \"moon\"",
+            "placement.operators",
+        ),
+        (
+            "\"EventsFilter\" = \"edge\"",
+            "\"Filter\" = \"edge\"",
+            "placement.operators",
+        ),
+        (
+            "between = [\"edge\", \"cloud\"]",
+            "between = [\"edge\", \"mars\"]",
+            "cluster.links[0].between",
+        ),
+        (
+            "bandwidth_bps = 100000.0",
+            "bandwidth_bps = -1.0",
+            "cluster.links[0].bandwidth_bps",
+        ),
+        (
+            "node_class = \"rpi4b\"",
+            "node_class = \"rpi5\"",
+            "cluster.sites[0].node_class",
+        ),
+        ("scale_out = 2 ", "scale_out = 3 ", "placement"),
+    ];
+    for (from, to, key) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_100kbit.toml"),
+        )
+        .unwrap()
+        .replace(
+            "../models/",
+            &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
+        );
+        assert!(text.contains(from), "{from}");
+        let p = dir.path().join("bad.toml");
+        std::fs::write(&p, text.replace(from, to)).unwrap();
+        let e = demeter_sim::scenario::load(&p).unwrap_err().to_string();
+        assert!(e.contains("bad.toml") && e.contains(key), "{to}: {e}");
+    }
+}
+
+fn golden(file: &str) -> String {
+    let s = scenario(file);
+    let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
+    let mut summary = r.summary();
+    summary.run = file.to_string();
+    let mut out = String::new();
+    writeln!(out, "{}", serde_json::to_string_pretty(&summary).unwrap()).unwrap();
+    let e = r.twin.energy();
+    writeln!(out, "idle_energy_j {:.3}", e.idle_energy_j).unwrap();
+    writeln!(out, "sink_records {:.3}", r.twin.sink_records_total()).unwrap();
+    for ev in r
+        .twin
+        .events()
+        .iter()
+        .filter(|e| !e.kind.starts_with("checkpoint"))
+        .take(8)
+    {
+        writeln!(
+            out,
+            "{:>10.3} {:<24} {}",
+            ev.time.as_secs_f64(),
+            ev.kind,
+            ev.detail
+        )
+        .unwrap();
+    }
+    out
+}
+
+#[test]
+fn golden_edge_filter_100kbit() {
+    insta::assert_snapshot!(
+        "edge_filter_100kbit",
+        golden("scenarios/edge_filter_100kbit.toml")
+    );
+}
+
+#[test]
+fn golden_edge_nexmark_q3() {
+    insta::assert_snapshot!("edge_nexmark_q3", golden("scenarios/edge_nexmark_q3.toml"));
+}
