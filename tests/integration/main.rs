@@ -1,8 +1,10 @@
 //! Integration tests, one binary: each module says what belongs in it.
 mod cli;
+mod backend_conformance;
 mod compare;
 mod determinism;
 mod golden;
+mod live;
 mod policy_autoscaler;
 mod policy_ds2;
 mod policy_lvr;
