@@ -176,6 +176,8 @@ pub struct LiveBackend {
     last_tms: Option<u32>,
     last_restarts: Option<u32>,
     down_since: Option<SimTime>,
+    /// Since when the job runs but no poll gave valid rates, and whether that was reported.
+    frozen_since: Option<(SimTime, bool)>,
     recording: Recording,
     log: Box<dyn FnMut(&str) + Send>,
 }
@@ -220,6 +222,7 @@ impl LiveBackend {
             last_tms: None,
             last_restarts: None,
             down_since: None,
+            frozen_since: None,
             recording,
             log: Box::new(|_| {}),
         })
@@ -417,6 +420,26 @@ impl LiveBackend {
                     );
                 }
                 self.recording.sample(&obs, built.rates_valid);
+                // Flink's REST metric store sometimes keeps serving a previous attempt's values
+                // after a restart; say so once, the loop keeps refusing to act meanwhile.
+                if running && !built.rates_valid {
+                    let now = self.now();
+                    let (since, told) = *self.frozen_since.get_or_insert((now, false));
+                    if !told && now.since(since) > self.cfg.stale_after {
+                        self.frozen_since = Some((since, true));
+                        let msg = format!(
+                            "the job runs but its metric counters have not moved for {:.1} s (Flink's REST metric store); not acting until they do",
+                            now.since(since).as_secs_f64()
+                        );
+                        self.say("metrics_frozen", &msg);
+                    }
+                } else if running {
+                    if let Some((since, true)) = self.frozen_since {
+                        let d = self.now().since(since).as_secs_f64();
+                        self.say("metrics_resumed", &format!("after {d:.1} s"));
+                    }
+                    self.frozen_since = None;
+                }
                 // A poll that saw no new counter values keeps the last good observation.
                 let keep = running
                     && !built.rates_valid

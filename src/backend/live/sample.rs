@@ -80,6 +80,10 @@ pub struct ObservationBuilder {
     /// When the backend saw all tasks running again after they were not.
     seen_running_since: SimTime,
     was_running: bool,
+    /// The stored previous poll itself moved against its predecessor: the first read after a
+    /// connect or a restart can hand out values from long before (the REST metric store
+    /// answers from its last fetch), so a rate needs a base that is not such a first read.
+    prev_fresh: bool,
     arrivals_since_observe: Vec<f64>,
     /// Source partitions if the job does not report them (`--source-partitions`).
     pub source_partitions_hint: u32,
@@ -260,7 +264,7 @@ impl ObservationBuilder {
         } else {
             JobState::Restarting
         };
-        let rates_valid = prev.is_some();
+        let rates_valid = prev.is_some() && self.prev_fresh;
         let observation = Observation {
             time: snap.at,
             job_state,
@@ -288,6 +292,7 @@ impl ObservationBuilder {
                 .as_ref()
                 .is_some_and(|p| p.counters == snap.counters);
         if !keep_old {
+            self.prev_fresh = moved;
             self.prev = Some(snap);
         }
         Built {
