@@ -119,7 +119,9 @@ fn live_flink_conformance_ds2_load_step_and_a_killed_task_manager() {
             "--rate-file",
             rate.to_str().unwrap(),
             "--cost-us",
-            "500",
+            "1000",
+            "--cost-mode",
+            "sleep",
             "--partitions",
             "8",
         ],
@@ -150,7 +152,7 @@ fn live_flink_conformance_ds2_load_step_and_a_killed_task_manager() {
     let rate_path = rate.clone();
     let stepper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(20));
-        std::fs::write(&rate_path, "1500").unwrap();
+        std::fs::write(&rate_path, "2500").unwrap();
         std::thread::sleep(Duration::from_secs(60));
         std::fs::write(&rate_path, "150").unwrap();
     });

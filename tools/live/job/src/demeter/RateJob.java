@@ -5,7 +5,8 @@
 // standard source metric pendingRecords. Split state (offset, arrived, lastUpdate) is
 // checkpointed, so the backlog built up while the job is down is replayed after a restart.
 // work busy-spins --cost-us microseconds per record (or the number in --cost-file) on a keyed
-// counter, which gives a CPU bottleneck and backpressure on purpose. Compiled with javac only,
+// counter, which gives a CPU bottleneck and backpressure on purpose; with --cost-mode sleep it
+// waits instead (an I/O-bound operator: capacity grows with parallelism, not with cores). Compiled with javac only,
 // against <flink-home>/lib/* (tools/live/build_job.sh).
 package demeter;
 
@@ -362,13 +363,15 @@ public class RateJob {
     static final class Work extends KeyedProcessFunction<Long, Long, Long> {
         private final double fixedCostUs;
         private final String costFile;
+        private final boolean sleep;
         private transient ValueState<Long> count;
         private transient double costUs;
         private transient long costReadMs;
 
-        Work(double costUs, String costFile) {
+        Work(double costUs, String costFile, boolean sleep) {
             this.fixedCostUs = costUs;
             this.costFile = costFile;
+            this.sleep = sleep;
         }
 
         @Override
@@ -385,8 +388,12 @@ public class RateJob {
                 costReadMs = nowMs;
             }
             long end = System.nanoTime() + (long) (costUs * 1000.0);
-            while (System.nanoTime() < end) {
-                // busy: the per-record cost
+            long left;
+            while ((left = end - System.nanoTime()) > 0) {
+                if (sleep) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(left);
+                }
+                // else busy: the per-record cost
             }
             Long c = count.value();
             count.update(c == null ? 1L : c + 1L);
@@ -409,6 +416,7 @@ public class RateJob {
         int partitions = Integer.parseInt(a.getOrDefault("partitions", "8"));
         long checkpointMs = Long.parseLong(a.getOrDefault("checkpoint-ms", "0"));
         int keys = Integer.parseInt(a.getOrDefault("keys", "1024"));
+        boolean sleep = "sleep".equals(a.getOrDefault("cost-mode", "spin"));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         if (checkpointMs > 0) {
@@ -424,7 +432,7 @@ public class RateJob {
                 .uid("parse")
                 .name("parse")
                 .keyBy(v -> (v * 0x9E3779B97F4A7C15L >>> 1) % keys, Types.LONG)
-                .process(new Work(costUs, a.get("cost-file")))
+                .process(new Work(costUs, a.get("cost-file"), sleep))
                 .returns(Types.LONG)
                 .uid("work")
                 .name("work")
