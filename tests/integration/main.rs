@@ -1,6 +1,6 @@
 //! Integration tests, one binary: each module says what belongs in it.
-mod cli;
 mod backend_conformance;
+mod cli;
 mod compare;
 mod determinism;
 mod golden;
