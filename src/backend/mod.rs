@@ -3,6 +3,7 @@
 //! A backend turns its world into an [`Observation`], applies [`Action`]s and moves time
 //! forward. `SimBackend` does this with the twin; a live backend (later) with Flink's REST API.
 
+pub mod live;
 pub mod profiling;
 mod sim;
 

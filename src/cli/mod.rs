@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod fit_workload;
+pub mod live;
 pub mod merge;
 pub mod place;
 pub mod run;
@@ -50,6 +51,8 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Choose operator placements on edge + cloud sites and compare them in the twin.
     Place(place::PlaceArgs),
+    /// Drive a real Flink job with a policy through the REST API (wall clock).
+    Live(live::LiveArgs),
 }
 
 /// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Merge(args)) => merge::run(args),
         Some(Command::Place(args)) => place::run(args),
+        Some(Command::Live(args)) => live::run(args),
         None if cli.run.scenario.is_some() => run::run(&cli.run),
         None => {
             eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");

@@ -1,10 +1,12 @@
 //! Integration tests, one binary: each module says what belongs in it.
+mod backend_conformance;
 mod cli;
 mod compare;
 mod demeter_bo;
 mod determinism;
 mod edge;
 mod golden;
+mod live;
 mod policy_autoscaler;
 mod policy_ds2;
 mod policy_lvr;

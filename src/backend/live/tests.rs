@@ -1,0 +1,255 @@
+//! Unit tests of the live backend against recorded REST answers (no Flink needed).
+
+use super::*;
+
+const JOB: &str = "1db3eed4676e0e73c77939cdc9a407c2";
+const SRC: &str = "6bf01baa9d2ca23a3ef7ce311722523d";
+const WORK: &str = "674df9b0384c0348e0b9d1034a44c46c";
+const T0: u64 = 1_795_321_046_000;
+
+fn src_metrics() -> String {
+    metrics_path(SRC, include_str!("testdata/source_metric_names.json"))
+}
+
+fn work_metrics() -> String {
+    metrics_path(WORK, include_str!("testdata/work_metric_names.json"))
+}
+
+/// The request the backend makes for a vertex whose listing is `names`.
+fn metrics_path(vertex: &str, names: &str) -> String {
+    let ids = super::rest::parse_names("", &serde_json::from_str(names).unwrap()).unwrap();
+    let wanted: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|n| {
+            VERTEX_METRICS.contains(n)
+                || (n.starts_with("Source__") && OPERATOR_SUFFIXES.iter().any(|s| n.ends_with(s)))
+        })
+        .collect();
+    format!(
+        "/jobs/{JOB}/vertices/{vertex}/subtasks/metrics?get={}&agg=sum,avg,max",
+        wanted.join(",")
+    )
+}
+
+/// A fake Flink that answers as the recorded cluster did (two vertices, p=2, backpressured).
+fn fake_flink() -> FakeHttp {
+    let f = FakeHttp::new();
+    f.on(
+        "GET",
+        &format!("/jobs/{JOB}"),
+        200,
+        include_str!("testdata/job_1.json"),
+    );
+    f.on(
+        "GET",
+        &format!("/jobs/{JOB}/vertices/{SRC}/subtasks/metrics"),
+        200,
+        include_str!("testdata/source_metric_names.json"),
+    );
+    f.on(
+        "GET",
+        &format!("/jobs/{JOB}/vertices/{WORK}/subtasks/metrics"),
+        200,
+        include_str!("testdata/work_metric_names.json"),
+    );
+    f.on(
+        "GET",
+        "/overview",
+        200,
+        include_str!("testdata/overview.json"),
+    );
+    f.on(
+        "GET",
+        &format!("/jobs/{JOB}/metrics?get=numRestarts"),
+        200,
+        include_str!("testdata/job_metrics.json"),
+    );
+    f.on(
+        "GET",
+        &format!("/jobs/{JOB}/resource-requirements"),
+        200,
+        include_str!("testdata/resource_requirements.json"),
+    );
+    f.on(
+        "PUT",
+        &format!("/jobs/{JOB}/resource-requirements"),
+        200,
+        "{}",
+    );
+    f
+}
+
+/// Source counters that grow by `k` x (1000 in, 500 busy ms) per step.
+fn source_answer(k: f64) -> String {
+    format!(
+        r#"[{{"id":"numRecordsOut","sum":{}}},{{"id":"accumulateBusyTimeMs","avg":{}}},{{"id":"Source__gen.pendingRecords","sum":5000}},{{"id":"Source__gen.numRecordsIn","sum":{}}},{{"id":"Source__gen.arrivedRecords","sum":{}}}]"#,
+        1000.0 * k,
+        500.0 * k,
+        1000.0 * k,
+        1200.0 * k
+    )
+}
+
+fn backend(f: &FakeHttp, cfg: LiveConfig) -> LiveBackend {
+    let mut rest = FlinkRest::new("http://127.0.0.1:18081", Box::new(f.clone()), 1);
+    rest.retry_pause = Duration::ZERO;
+    LiveBackend::connect(rest, Box::new(FakeClock(T0)), None, cfg).unwrap()
+}
+
+fn feed_counters(f: &FakeHttp, steps: usize) {
+    f.clear("GET", &src_metrics());
+    for k in 0..steps {
+        f.on("GET", &src_metrics(), 200, &source_answer(k as f64));
+    }
+    f.on(
+        "GET",
+        &work_metrics(),
+        200,
+        include_str!("testdata/work_metrics_1.json"),
+    );
+}
+
+#[test]
+fn rates_come_from_counters_and_the_observation_matches_flink() {
+    let f = fake_flink();
+    feed_counters(&f, 10);
+    let mut b = backend(&f, LiveConfig::new(JOB, SimDuration::from_secs(60)));
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    let o = b.observe().unwrap();
+    assert_eq!(o.job_state, JobState::Running);
+    assert_eq!(o.vertices.len(), 2);
+    let s = &o.vertices[0];
+    assert!(s.is_source && !o.vertices[1].is_source);
+    assert_eq!(o.vertices[1].inputs, vec![(0, true)]);
+    // 1000 records and 500 busy ms per 1-s poll.
+    assert!((s.records_in_per_s - 1000.0).abs() < 1e-6, "{s:?}");
+    assert!((s.busy_time_ms_per_s - 500.0).abs() < 1e-6, "{s:?}");
+    assert_eq!(o.pending_records, 5000.0);
+    assert_eq!((o.task_managers, o.task_slots_total), (2, 4));
+    assert!(o
+        .workload_rps_since_last
+        .iter()
+        .all(|&r| (r - 1200.0).abs() < 1e-6));
+    assert!(!o.workload_rps_since_last.is_empty());
+}
+
+#[test]
+fn a_rest_outage_is_survived_and_never_acted_on() {
+    let f = fake_flink();
+    feed_counters(&f, 10);
+    let mut cfg = LiveConfig::new(JOB, SimDuration::from_secs(60));
+    cfg.stale_after = SimDuration::from_secs(3);
+    let mut b = backend(&f, cfg);
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    assert!(b.observe().is_ok());
+    // The JobManager goes away.
+    f.clear("GET", &format!("/jobs/{JOB}"));
+    b.advance_until(SimTime::from_secs(10)).unwrap();
+    let e = b.observe().unwrap_err();
+    assert!(matches!(e, BackendError::Unavailable(_)), "{e}");
+    let e = b
+        .apply(&Action::RescaleInPlace {
+            parallelism: vec![2, 3],
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("not acting"), "{e}");
+    assert!(!f.requests().iter().any(|(k, _)| k.starts_with("PUT")));
+    // It comes back: observations resume (rates need two polls again).
+    f.on(
+        "GET",
+        &format!("/jobs/{JOB}"),
+        200,
+        include_str!("testdata/job_1.json"),
+    );
+    feed_counters(&f, 10);
+    b.advance_until(SimTime::from_secs(14)).unwrap();
+    assert!(b.observe().is_ok());
+    let kinds: Vec<&str> = b
+        .recording()
+        .events
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"rest_error") && kinds.contains(&"rest_recovered"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn bounds_clamp_dry_run_applies_nothing_and_rescales_are_capped() {
+    let f = fake_flink();
+    feed_counters(&f, 30);
+    let mut cfg = LiveConfig::new(JOB, SimDuration::from_secs(60));
+    cfg.bounds.max_parallelism = 3;
+    cfg.bounds.max_rescales_per_hour = 1;
+    cfg.dry_run = true;
+    let mut b = backend(&f, cfg.clone());
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    let e = b
+        .apply(&Action::RescaleInPlace {
+            parallelism: vec![2, 9],
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("dry run: would rescale [2, 2] -> [2, 3] in place"),
+        "{e}"
+    );
+    assert!(!f.requests().iter().any(|(k, _)| k.starts_with("PUT")));
+
+    cfg.dry_run = false;
+    let f = fake_flink();
+    feed_counters(&f, 30);
+    let mut b = backend(&f, cfg);
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    b.apply(&Action::RescaleInPlace {
+        parallelism: vec![2, 9],
+    })
+    .unwrap();
+    let (_, body) = f
+        .requests()
+        .into_iter()
+        .find(|(k, _)| k.starts_with("PUT"))
+        .expect("a PUT");
+    let body: serde_json::Value = serde_json::from_str(&body.unwrap()).unwrap();
+    assert_eq!(body[WORK]["parallelism"]["upperBound"], 3);
+    b.advance_until(SimTime::from_secs(5)).unwrap();
+    let e = b
+        .apply(&Action::RescaleInPlace {
+            parallelism: vec![1, 1],
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("max_rescales_per_hour 1"), "{e}");
+    assert!(b
+        .apply(&Action::SetTaskManagers(3))
+        .unwrap_err()
+        .to_string()
+        .contains("no provisioner"));
+    assert!(b.recording().decisions.len() == 3);
+    assert!(b.recording().decisions[0].3.contains("pending=5000"));
+}
+
+#[test]
+fn a_lost_task_manager_is_a_failure_in_the_recording() {
+    let f = fake_flink();
+    feed_counters(&f, 30);
+    let mut b = backend(&f, LiveConfig::new(JOB, SimDuration::from_secs(60)));
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    f.clear("GET", "/overview");
+    f.on(
+        "GET",
+        "/overview",
+        200,
+        r#"{"taskmanagers":1,"slots-total":2,"slots-available":0}"#,
+    );
+    b.advance_until(SimTime::from_secs(5)).unwrap();
+    assert_eq!(b.recording().run.failures.len(), 1);
+    assert!(b
+        .recording()
+        .events
+        .iter()
+        .any(|e| e.kind == "task_manager_lost" && e.detail == "2 -> 1 TaskManagers registered"));
+}

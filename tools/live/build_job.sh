@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# build_job.sh: compiles the live test job (tools/live/job/src) with javac against FLINK_HOME/lib.
+#
+#   tools/live/build_job.sh FLINK_HOME OUT_DIR      -> OUT_DIR/rate-job.jar (printed)
+set -euo pipefail
+FLINK_HOME=${1:?usage: build_job.sh FLINK_HOME OUT_DIR}
+OUT=${2:?usage: build_job.sh FLINK_HOME OUT_DIR}
+here=$(cd "$(dirname "$0")" && pwd)
+command -v javac >/dev/null || { echo "build_job.sh: javac not found; install a JDK 11 or 17" >&2; exit 2; }
+rm -rf "$OUT/classes"
+mkdir -p "$OUT/classes"
+javac -nowarn -d "$OUT/classes" -cp "$FLINK_HOME/lib/*" $(find "$here/job/src" -name '*.java') >&2
+jar --create --file "$OUT/rate-job.jar" --main-class demeter.RateJob -C "$OUT/classes" . >&2
+echo "$OUT/rate-job.jar"
