@@ -9,7 +9,7 @@
 //! `y_std = (y - offset) / scale` and `noise_std = noise_var / scale^2`.
 
 use super::linalg::{cholesky_jittered, inverse_from_cholesky, solve_lower, solve_lower_vec};
-use super::{BoError, Surrogate};
+use super::{BoError, PosteriorBlocks, Surrogate};
 use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
@@ -679,6 +679,38 @@ impl Surrogate for GaussianProcess {
     fn sample_joint(&self, x: &Array2<f64>, n: usize, rng: &mut dyn RngCore) -> Array2<f64> {
         super::sample_mvn(self, x, n, rng)
     }
+
+    /// One kernel block and one triangular solve per point set.
+    fn blocks(&self, a: &Array2<f64>, b: &Array2<f64>) -> PosteriorBlocks {
+        if a.ncols() != self.dim() || b.ncols() != self.dim() {
+            let mut out = PosteriorBlocks::zeros(a.nrows(), b.nrows());
+            for m in [&mut out.mean_a, &mut out.mean_b, &mut out.var_b] {
+                m.fill(f64::NAN);
+            }
+            return out;
+        }
+        let (h, t) = (&self.hyper, self.transform);
+        let s2 = t.scale * t.scale;
+        let k_xa = kernel(&self.x, a, &h.lengthscales, h.outputscale);
+        let k_xb = kernel(&self.x, b, &h.lengthscales, h.outputscale);
+        let to_units = |m: f64| (m + h.mean_constant) * t.scale + t.offset;
+        let mean_a = k_xa.t().dot(&self.alpha).mapv(to_units);
+        let mean_b = k_xb.t().dot(&self.alpha).mapv(to_units);
+        let va = solve_lower(&self.chol, &k_xa);
+        let vb = solve_lower(&self.chol, &k_xb);
+        let var_b = vb.map_axis(Axis(0), |col| (h.outputscale - col.dot(&col)).max(0.0) * s2);
+        let cov_aa =
+            (kernel(a, a, &h.lengthscales, h.outputscale) - va.t().dot(&va)).mapv(|v| v * s2);
+        let cov_ab =
+            (kernel(a, b, &h.lengthscales, h.outputscale) - va.t().dot(&vb)).mapv(|v| v * s2);
+        PosteriorBlocks {
+            mean_a,
+            cov_aa,
+            mean_b,
+            var_b,
+            cov_ab,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -936,6 +968,24 @@ mod tests {
             (gp.hyperparameters().clone(), s)
         };
         assert_eq!(run(4), run(4));
+    }
+
+    #[test]
+    fn shared_blocks_equal_predict_and_covariance() {
+        let gp = hand_gp();
+        let (a, b) = (array![[0.0], [0.3]], array![[0.25], [0.9], [2.0]]);
+        let blocks = gp.blocks(&a, &b);
+        let ((ma, _), (mb, vb)) = (gp.predict(&a), gp.predict(&b));
+        let tol = |x: &Array2<f64>, y: &Array2<f64>| (x - y).iter().all(|d| d.abs() < 1e-12);
+        assert!(tol(&blocks.cov_aa, &gp.covariance(&a, &a)));
+        assert!(tol(&blocks.cov_ab, &gp.covariance(&a, &b)));
+        for (x, y) in [
+            (&blocks.mean_a, &ma),
+            (&blocks.mean_b, &mb),
+            (&blocks.var_b, &vb),
+        ] {
+            assert!((x - y).iter().all(|d| d.abs() < 1e-12));
+        }
     }
 
     #[test]

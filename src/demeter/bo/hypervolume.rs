@@ -147,12 +147,19 @@ impl Staircase2 {
         if !(p[0] < reference[0] && p[1] < reference[1]) {
             return 0.0;
         }
+        // Stairs before `after` have x <= p.x; the last of them has the lowest y of those: if it
+        // is also <= p.y, p is dominated. Earlier stairs clip to zero width.
+        let after = self.pts.partition_point(|q| q[0] <= p[0]);
+        if after > 0 && self.pts[after - 1][1] <= p[1] {
+            return 0.0;
+        }
+        let first = after.saturating_sub(1);
         let box_area = (reference[0] - p[0]) * (reference[1] - p[1]);
         // The front clipped to the box [p, r] keeps its order (x ascending, y descending), so
         // the 2-D sweep applies without sorting.
         let mut covered = 0.0;
         let n = self.pts.len();
-        for i in 0..n {
+        for i in first..n {
             let q = self.pts[i];
             let (qx, qy) = (q[0].max(p[0]), q[1].max(p[1]));
             let next_x = if i + 1 < n {
@@ -211,6 +218,10 @@ mod tests {
             [1.5, 0.5],
             [4.0, 0.0],
             [2.0, 2.0],
+            [1.0, 3.5],
+            [1.0, 2.5],
+            [3.5, 0.5],
+            [5.0, 5.0],
         ] {
             let a = stairs.improvement(p, r);
             let b = hypervolume_improvement(&p, &pts, &r);

@@ -62,6 +62,53 @@ pub trait Surrogate {
     fn sample_joint(&self, x: &Array2<f64>, n: usize, rng: &mut dyn RngCore) -> Array2<f64> {
         sample_mvn(self, x, n, rng)
     }
+
+    /// The posterior blocks the acquisition needs for observed points `a` and candidates `b`
+    /// (the same numbers as `predict` and `covariance`; implementations may share work).
+    fn blocks(&self, a: &Array2<f64>, b: &Array2<f64>) -> PosteriorBlocks {
+        let (mean_a, _) = self.predict(a);
+        let (mean_b, var_b) = self.predict(b);
+        PosteriorBlocks {
+            mean_a,
+            cov_aa: self.covariance(a, a),
+            mean_b,
+            var_b,
+            cov_ab: self.covariance(a, b),
+        }
+    }
+}
+
+/// Posterior means and covariances of one outcome at two point sets `a` (observed) and `b`
+/// (candidates): only the variances are kept within `b`.
+#[derive(Debug, Clone)]
+pub struct PosteriorBlocks {
+    pub mean_a: Array1<f64>,
+    pub cov_aa: Array2<f64>,
+    pub mean_b: Array1<f64>,
+    pub var_b: Array1<f64>,
+    pub cov_ab: Array2<f64>,
+}
+
+impl PosteriorBlocks {
+    /// `sum w_i blocks_i` for means and `sum w_i^2 blocks_i` for (co)variances: the blocks of an
+    /// ensemble of independent posteriors with weights `w_i`.
+    pub(crate) fn accumulate(&mut self, other: &PosteriorBlocks, w: f64) {
+        self.mean_a.scaled_add(w, &other.mean_a);
+        self.mean_b.scaled_add(w, &other.mean_b);
+        self.cov_aa.scaled_add(w * w, &other.cov_aa);
+        self.var_b.scaled_add(w * w, &other.var_b);
+        self.cov_ab.scaled_add(w * w, &other.cov_ab);
+    }
+
+    pub(crate) fn zeros(na: usize, nb: usize) -> Self {
+        PosteriorBlocks {
+            mean_a: Array1::zeros(na),
+            cov_aa: Array2::zeros((na, na)),
+            mean_b: Array1::zeros(nb),
+            var_b: Array1::zeros(nb),
+            cov_ab: Array2::zeros((na, nb)),
+        }
+    }
 }
 
 /// Draws from N(mean, cov) of `surrogate` at `x` through a jittered Cholesky factor. Fallback if

@@ -20,9 +20,19 @@
 
 use super::hypervolume::{hypervolume_improvement, pareto_front, Staircase2};
 use super::linalg::{cholesky_jittered, solve_lower};
-use super::{standard_normals, BoError, Surrogate};
+use super::{standard_normals, BoError, PosteriorBlocks, Surrogate};
 use ndarray::{Array1, Array2, Axis};
 use rand::{Rng, RngCore};
+use std::borrow::Cow;
+
+/// Row `s` of `m` as a slice (borrowed for the standard layouts produced here).
+fn row(m: &Array2<f64>, s: usize) -> Cow<'_, [f64]> {
+    let r = m.row(s);
+    match r.to_slice() {
+        Some(slice) => Cow::Borrowed(slice),
+        None => Cow::Owned(r.to_vec()),
+    }
+}
 
 /// Samples processed at once (bounds memory at chunk x candidates x outcomes).
 const CHUNK: usize = 64;
@@ -40,18 +50,13 @@ struct Conditional {
 
 impl Conditional {
     fn new(s: &dyn Surrogate, observed: &Array2<f64>, candidates: &Array2<f64>) -> Self {
-        let (mu_c, var_c) = s.predict(candidates);
-        if observed.nrows() == 0 {
-            return Conditional {
-                mu_o: Array1::zeros(0),
-                l_oo: Array2::zeros((0, 0)),
-                mu_c,
-                b: Array2::zeros((0, candidates.nrows())),
-                sd_c: var_c.mapv(|v| v.max(0.0).sqrt()),
-            };
-        }
-        let (mu_o, var_o) = s.predict(observed);
-        let mut cov_oo = s.covariance(observed, observed);
+        let PosteriorBlocks {
+            mean_a: mu_o,
+            cov_aa: mut cov_oo,
+            mean_b: mu_c,
+            var_b: var_c,
+            cov_ab: cov_oc,
+        } = s.blocks(observed, candidates);
         let n = cov_oo.nrows();
         for i in 0..n {
             for j in 0..i {
@@ -63,8 +68,8 @@ impl Conditional {
         // Fallback if even the jittered factorisation fails: independent observed points.
         let l_oo = cholesky_jittered(&cov_oo)
             .map(|(l, _)| l)
-            .unwrap_or_else(|| Array2::from_diag(&var_o.mapv(|v| v.max(1e-300).sqrt())));
-        let b = solve_lower(&l_oo, &s.covariance(observed, candidates));
+            .unwrap_or_else(|| Array2::from_diag(&cov_oo.diag().mapv(|v| v.max(1e-300).sqrt())));
+        let b = solve_lower(&l_oo, &cov_oc);
         let explained = b.map_axis(Axis(0), |col| col.dot(&col));
         let sd_c = (&var_c - &explained).mapv(|v| v.max(0.0).sqrt());
         Conditional {
@@ -172,9 +177,10 @@ pub fn nehvi<R: Rng>(
                         .map(|j| [obj[0].0[[s, j]], obj[1].0[[s, j]]]),
                     r,
                 );
-                let (c0, c1) = (obj[0].1.row(s), obj[1].1.row(s));
+                let (c0, c1) = (row(&obj[0].1, s), row(&obj[1].1, s));
+                let con_rows: Vec<Cow<[f64]>> = con.iter().map(|(_, f_c)| row(f_c, s)).collect();
                 for (j, acc) in total.iter_mut().enumerate() {
-                    if feasible_cand(j) {
+                    if con_rows.iter().zip(&bounds).all(|(f, b)| f[j] <= *b) {
                         *acc += stairs.improvement([c0[j], c1[j]], r);
                     }
                 }

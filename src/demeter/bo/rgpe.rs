@@ -18,7 +18,7 @@
 //! The ensemble's mean is sum w_i mu_i and its covariance sum w_i^2 Sigma_i.
 
 use super::gp::GaussianProcess;
-use super::{BoError, Surrogate};
+use super::{BoError, PosteriorBlocks, Surrogate};
 use ndarray::{Array1, Array2};
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, StandardNormal};
@@ -151,10 +151,10 @@ impl Rgpe {
 fn ranking_loss(f: &[f64], y: &[f64]) -> u32 {
     let mut loss = 0;
     for j in 0..f.len() {
-        for k in 0..f.len() {
-            if j != k && ((f[j] < f[k]) != (y[j] < y[k])) {
-                loss += 1;
-            }
+        for k in (j + 1)..f.len() {
+            // Both orders of the pair at once.
+            loss += u32::from((f[j] < f[k]) != (y[j] < y[k]));
+            loss += u32::from((f[k] < f[j]) != (y[k] < y[j]));
         }
     }
     loss
@@ -178,7 +178,10 @@ fn ranking_weights<R: Rng>(
             samples
                 .rows()
                 .into_iter()
-                .map(|row| ranking_loss(&row.to_vec(), &y))
+                .map(|row| match row.as_slice() {
+                    Some(f) => ranking_loss(f, &y),
+                    None => ranking_loss(&row.to_vec(), &y),
+                })
                 .collect(),
         );
     }
@@ -249,6 +252,14 @@ impl Surrogate for Rgpe {
             cov.scaled_add(w * w, &model.covariance(a, b));
         }
         cov
+    }
+
+    fn blocks(&self, a: &Array2<f64>, b: &Array2<f64>) -> PosteriorBlocks {
+        let mut out = PosteriorBlocks::zeros(a.nrows(), b.nrows());
+        for (model, w) in self.active() {
+            out.accumulate(&model.blocks(a, b), w);
+        }
+        out
     }
 }
 
