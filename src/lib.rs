@@ -4,6 +4,7 @@ pub mod calibrate;
 pub mod cli;
 pub mod cluster;
 pub mod control;
+pub mod demeter_forecast;
 pub mod engine;
 pub mod flink;
 pub mod plot;

@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod fit_workload;
+pub mod forecast_eval;
 pub mod merge;
 pub mod run;
 pub mod summarize;
@@ -47,6 +48,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Join the shard results of a sweep into the whole results CSV.
     Merge(merge::MergeArgs),
+    /// Back-test Demeter's workload forecaster against baselines on a recorded trace.
+    ForecastEval(forecast_eval::ForecastEvalArgs),
 }
 
 /// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Some(Command::Compare(args)) => compare::run(args),
         Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Merge(args)) => merge::run(args),
+        Some(Command::ForecastEval(args)) => forecast_eval::run(args),
         None if cli.run.scenario.is_some() => run::run(&cli.run),
         None => {
             eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");
