@@ -42,8 +42,10 @@ pub struct ForecastParams {
     pub season_s: Option<usize>,
     /// The season actually used is the lag within `season_s +- season_search_s` that
     /// minimises the mean absolute difference `|y_t - y_{t-lag}|` of the raw rates over the
-    /// last `season_match_s` seconds (re-estimated at every update; ties go to the lag nearest
-    /// the nominal season). 0 uses `season_s` as given.
+    /// last `season_match_s` seconds (matched once enough history exists, then again after
+    /// every further `season_match_s` seconds; ties go to the lag nearest the nominal season;
+    /// the lag in use changes only for a 20 % better match, and a change refits the seasonal
+    /// bank on the last `season_match_s` + model-lag seconds). 0 uses `season_s` as given.
     pub season_search_s: usize,
     /// Window of the season matching, in seconds (at least 600 s of it must be available).
     pub season_match_s: usize,
@@ -81,10 +83,10 @@ impl ForecastParams {
         self.savgol_window = self.savgol_window.max(3) | 1;
         self.savgol_order = self.savgol_order.min(self.savgol_window - 1);
         self.exp_window = self.exp_window.max(1);
-        if !(self.exp_tau > 0.0) {
+        if self.exp_tau.is_nan() || self.exp_tau <= 0.0 {
             self.exp_tau = 1.0;
         }
-        if !(self.combine_span >= 1.0) {
+        if self.combine_span.is_nan() || self.combine_span < 1.0 {
             self.combine_span = 1.0;
         }
         self.combine_ma_s = self.combine_ma_s.max(1);
@@ -154,6 +156,8 @@ pub struct Forecaster {
     observed_s: u64,
     /// The season in use (see [`ForecastParams::season_search_s`]), once the history allows.
     lag: Option<usize>,
+    /// `observed_s` when the season was last matched.
+    lag_checked_at: u64,
 }
 
 impl Forecaster {
@@ -174,6 +178,7 @@ impl Forecaster {
             exp_weights,
             observed_s: 0,
             lag: None,
+            lag_checked_at: 0,
         }
     }
 
@@ -236,10 +241,17 @@ impl Forecaster {
         self.reprocess_tail();
         self.plain.ingest(&self.z, self.final_len);
         if self.params.season_s.is_some() {
-            let lag = self.estimate_lag();
-            if lag != self.lag {
-                self.lag = lag;
-                self.rebuild_seasonal();
+            let due = self.lag.is_none()
+                || self.observed_s - self.lag_checked_at >= self.params.season_match_s as u64;
+            if due {
+                let lag = self.estimate_lag();
+                if lag.is_some() {
+                    self.lag_checked_at = self.observed_s;
+                }
+                if lag != self.lag {
+                    self.lag = lag;
+                    self.rebuild_seasonal();
+                }
             }
             self.seasonal.ingest(&self.u, self.final_len);
         }
@@ -270,7 +282,21 @@ impl Forecaster {
                 best = Some((amdf, lag, distance));
             }
         }
-        best.map(|(_, lag, _)| lag)
+        let (amdf, lag, _) = best?;
+        // Hysteresis: leave the lag in use unless another one matches clearly better (a
+        // change refits the seasonal bank on the whole retained history).
+        match self.lag {
+            Some(current) if current != lag => {
+                let past = &self.raw[n - window - current..n - current];
+                let now: f64 = recent.iter().zip(past).map(|(a, b)| (a - b).abs()).sum();
+                if amdf < 0.8 * now {
+                    Some(lag)
+                } else {
+                    Some(current)
+                }
+            }
+            _ => Some(lag),
+        }
     }
 
     /// Recompute `u` for the retained history with the current lag and refit the seasonal bank.
@@ -282,6 +308,10 @@ impl Forecaster {
             })
             .collect();
         self.seasonal = Bank::new(&self.params, false);
+        // Refit on the recent past only, which bounds the cost of a change of season.
+        let max_stride = self.params.models * self.params.stride_step_s;
+        let span = self.params.season_match_s + (self.params.max_ar_order + 1) * max_stride;
+        self.seasonal.added_upto = self.final_len.saturating_sub(span);
     }
 
     /// Samples at the end of the processed series that may still change.
@@ -584,7 +614,9 @@ mod tests {
     #[test]
     fn the_season_is_refined_and_used() {
         // A pattern repeating every 1 001 s; nominal season 1 000 s.
-        let pattern = |t: usize| 5_000.0 + 1_000.0 * ((t % 1_001) as f64 / 1_001.0 * 6.283).sin();
+        let pattern = |t: usize| {
+            5_000.0 + 1_000.0 * ((t % 1_001) as f64 / 1_001.0 * std::f64::consts::TAU).sin()
+        };
         let data: Vec<f64> = (0..12_000).map(pattern).collect();
         let params = ForecastParams {
             season_s: Some(1_000),

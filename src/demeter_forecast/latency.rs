@@ -24,7 +24,7 @@ pub fn bad_ratio() -> f64 {
 
 /// `max(0, tanh(log_4(ratio)))`, the normalised latency of a latency `ratio` times the lowest.
 pub fn normalise_ratio(ratio: f64) -> f64 {
-    if !(ratio > 0.0) {
+    if ratio.is_nan() || ratio <= 0.0 {
         return 0.0;
     }
     (ratio.ln() / 4f64.ln()).tanh().max(0.0)
@@ -135,7 +135,7 @@ fn build(x: &[[f64; 2]], r: &[f64], idx: Vec<usize>, depth: usize) -> Node {
     let n = idx.len() as f64;
     // (gain, feature, threshold)
     let mut best: Option<(f64, usize, f64)> = None;
-    for feature in 0..2 {
+    for feature in [0usize, 1] {
         let mut order = idx.clone();
         order.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]).then(a.cmp(&b)));
         let mut left_sum = 0.0;
@@ -157,7 +157,7 @@ fn build(x: &[[f64; 2]], r: &[f64], idx: Vec<usize>, depth: usize) -> Node {
     let Some((gain, feature, threshold)) = best else {
         return Node::Leaf(m);
     };
-    if !(gain > 0.0) {
+    if gain.is_nan() || gain <= 0.0 {
         return Node::Leaf(m);
     }
     let (left, right): (Vec<usize>, Vec<usize>) =

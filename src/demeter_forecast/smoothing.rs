@@ -53,7 +53,7 @@ pub(crate) fn solve_dense(a: &mut [f64], b: &mut [f64], n: usize) -> Option<()> 
                 piv = r;
             }
         }
-        if !(a[piv * n + col].abs() > 1e-300) {
+        if a[piv * n + col].is_nan() || a[piv * n + col].abs() <= 1e-300 {
             return None;
         }
         if piv != col {

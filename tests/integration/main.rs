@@ -1,6 +1,7 @@
 //! Integration tests, one binary: each module says what belongs in it.
 mod cli;
 mod compare;
+mod demeter_forecast;
 mod determinism;
 mod golden;
 mod policy_autoscaler;
