@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cluster;
 pub mod control;
 pub mod demeter;
+pub mod demeter_forecast;
 pub mod engine;
 pub mod flink;
 pub mod placement;

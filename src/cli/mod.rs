@@ -7,6 +7,7 @@ pub mod check;
 pub mod compare;
 pub mod fit_workload;
 pub mod live;
+pub mod forecast_eval;
 pub mod merge;
 pub mod place;
 pub mod run;
@@ -53,6 +54,8 @@ pub enum Command {
     Place(place::PlaceArgs),
     /// Drive a real Flink job with a policy through the REST API (wall clock).
     Live(live::LiveArgs),
+    /// Back-test Demeter's workload forecaster against baselines on a recorded trace.
+    ForecastEval(forecast_eval::ForecastEvalArgs),
 }
 
 /// An error that maps to exit code 1: the command ran, but a check it was asked for failed.
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
         Some(Command::Merge(args)) => merge::run(args),
         Some(Command::Place(args)) => place::run(args),
         Some(Command::Live(args)) => live::run(args),
+        Some(Command::ForecastEval(args)) => forecast_eval::run(args),
         None if cli.run.scenario.is_some() => run::run(&cli.run),
         None => {
             eprintln!("error: no scenario given\n\nUsage: demeter-sim [run] SCENARIO [OPTIONS]\n       demeter-sim --help");

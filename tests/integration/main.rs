@@ -3,6 +3,7 @@ mod backend_conformance;
 mod cli;
 mod compare;
 mod demeter_bo;
+mod demeter_forecast;
 mod determinism;
 mod edge;
 mod golden;

@@ -1,0 +1,289 @@
+//! Demeter's latency normaliser and "bad latency" classifier (§4.2): gradient-boosted
+//! regression trees of latency on (scale-out, throughput), then
+//! `l_n = max(0, tanh(log_4(L_pred / min L_pred)))`, "bad" iff `l_n` rounds to 1.
+//!
+//! The regressor follows sklearn's `GradientBoostingRegressor(max_depth=10,
+//! n_estimators=3N)` with its defaults: squared-error loss, initial prediction = the mean,
+//! learning rate 0.1, exact greedy CART splits (thresholds at midpoints between distinct
+//! values, `min_samples_split = 2`, `min_samples_leaf = 1`, Friedman-MSE gain, which ranks splits
+//! like the squared-error reduction for unit weights), leaf value = mean residual, no
+//! subsampling. Demeter standardises the inputs first; an affine map per feature changes
+//! neither the split order nor the midpoints' positions, so the trees work on the raw inputs.
+//! Ties between equally good splits go to the first feature (scale-out), then the lowest
+//! threshold (sklearn breaks them by a random feature permutation), which makes it
+//! deterministic.
+
+/// The latency ratio (to the lowest prediction) from which a configuration is "bad":
+/// `4^atanh(0.5)` = 2.1415..., where `tanh(log_4 x) = 0.5`.
+pub const BAD_RATIO: f64 = 2.141_486_063_903_277_3;
+
+/// `4^atanh(0.5)`, computed (equals [`BAD_RATIO`]).
+pub fn bad_ratio() -> f64 {
+    4f64.powf(0.5f64.atanh())
+}
+
+/// `max(0, tanh(log_4(ratio)))`, the normalised latency of a latency `ratio` times the lowest.
+pub fn normalise_ratio(ratio: f64) -> f64 {
+    if ratio.is_nan() || ratio <= 0.0 {
+        return 0.0;
+    }
+    (ratio.ln() / 4f64.ln()).tanh().max(0.0)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Leaf(f64),
+    Split {
+        feature: usize,
+        threshold: f64,
+        left: Box<Node>,
+        right: Box<Node>,
+    },
+}
+
+impl Node {
+    fn predict(&self, x: &[f64; 2]) -> f64 {
+        match self {
+            Node::Leaf(v) => *v,
+            Node::Split {
+                feature,
+                threshold,
+                left,
+                right,
+            } => {
+                if x[*feature] <= *threshold {
+                    left.predict(x)
+                } else {
+                    right.predict(x)
+                }
+            }
+        }
+    }
+}
+
+/// Gradient-boosted regression trees on two features (least squares).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientBoostedTrees {
+    init: f64,
+    learning_rate: f64,
+    trees: Vec<Node>,
+}
+
+impl GradientBoostedTrees {
+    /// Fit `n_estimators` trees of depth at most `max_depth` to `(x, y)`.
+    pub fn fit(
+        x: &[[f64; 2]],
+        y: &[f64],
+        n_estimators: usize,
+        max_depth: usize,
+        learning_rate: f64,
+    ) -> Self {
+        let n = y.len().min(x.len());
+        let init = if n == 0 {
+            0.0
+        } else {
+            y[..n].iter().sum::<f64>() / n as f64
+        };
+        let mut pred = vec![init; n];
+        let mut trees = Vec::with_capacity(n_estimators);
+        let idx: Vec<usize> = (0..n).collect();
+        for _ in 0..n_estimators {
+            let residual: Vec<f64> = (0..n).map(|i| y[i] - pred[i]).collect();
+            let tree = build(x, &residual, idx.clone(), max_depth);
+            for i in 0..n {
+                pred[i] += learning_rate * tree.predict(&x[i]);
+            }
+            trees.push(tree);
+        }
+        GradientBoostedTrees {
+            init,
+            learning_rate,
+            trees,
+        }
+    }
+
+    /// The prediction at `x`.
+    pub fn predict(&self, x: [f64; 2]) -> f64 {
+        self.init + self.learning_rate * self.trees.iter().map(|t| t.predict(&x)).sum::<f64>()
+    }
+
+    /// Number of trees.
+    pub fn len(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Whether there are no trees (the prediction is the mean).
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+}
+
+fn mean(r: &[f64], idx: &[usize]) -> f64 {
+    idx.iter().map(|&i| r[i]).sum::<f64>() / idx.len().max(1) as f64
+}
+
+fn build(x: &[[f64; 2]], r: &[f64], idx: Vec<usize>, depth: usize) -> Node {
+    let m = mean(r, &idx);
+    if depth == 0 || idx.len() < 2 {
+        return Node::Leaf(m);
+    }
+    let sse: f64 = idx.iter().map(|&i| (r[i] - m).powi(2)).sum();
+    if sse <= 1e-14 * (1.0 + m * m) * idx.len() as f64 {
+        return Node::Leaf(m);
+    }
+    let total: f64 = idx.iter().map(|&i| r[i]).sum();
+    let n = idx.len() as f64;
+    // (gain, feature, threshold)
+    let mut best: Option<(f64, usize, f64)> = None;
+    for feature in [0usize, 1] {
+        let mut order = idx.clone();
+        order.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]).then(a.cmp(&b)));
+        let mut left_sum = 0.0;
+        for k in 0..order.len() - 1 {
+            left_sum += r[order[k]];
+            let (here, next) = (x[order[k]][feature], x[order[k + 1]][feature]);
+            if next <= here {
+                continue;
+            }
+            let nl = (k + 1) as f64;
+            let nr = n - nl;
+            let diff = left_sum / nl - (total - left_sum) / nr;
+            let gain = nl * nr / n * diff * diff;
+            if best.is_none_or(|(g, _, _)| gain > g * (1.0 + 1e-12)) {
+                best = Some((gain, feature, here + (next - here) / 2.0));
+            }
+        }
+    }
+    let Some((gain, feature, threshold)) = best else {
+        return Node::Leaf(m);
+    };
+    if gain.is_nan() || gain <= 0.0 {
+        return Node::Leaf(m);
+    }
+    let (left, right): (Vec<usize>, Vec<usize>) =
+        idx.into_iter().partition(|&i| x[i][feature] <= threshold);
+    Node::Split {
+        feature,
+        threshold,
+        left: Box::new(build(x, r, left, depth - 1)),
+        right: Box::new(build(x, r, right, depth - 1)),
+    }
+}
+
+/// The "bad latency" classifier: fitted on every profile, it predicts latency at any
+/// (scale-out, throughput) and normalises it by the lowest prediction over the profiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyClassifier {
+    model: Option<GradientBoostedTrees>,
+    min_pred_ms: f64,
+}
+
+impl Default for LatencyClassifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyClassifier {
+    /// Depth limit of the trees (Demeter: 10).
+    pub const MAX_DEPTH: usize = 10;
+    /// Trees per profile (Demeter: `n_estimators = 3N`).
+    pub const TREES_PER_PROFILE: usize = 3;
+    /// sklearn's default learning rate.
+    pub const LEARNING_RATE: f64 = 0.1;
+    /// Floor of the lowest predicted latency, to keep the ratio finite (ms).
+    pub const MIN_LATENCY_MS: f64 = 1e-6;
+
+    /// An unfitted classifier (every latency is normal, `l_n = 0`).
+    pub fn new() -> Self {
+        LatencyClassifier {
+            model: None,
+            min_pred_ms: Self::MIN_LATENCY_MS,
+        }
+    }
+
+    /// Fit on `(scale_out, throughput_rps, latency_ms)` profiles (non-finite rows skipped).
+    pub fn fit(&mut self, profiles: &[(f64, f64, f64)]) {
+        let rows: Vec<&(f64, f64, f64)> = profiles
+            .iter()
+            .filter(|(s, t, l)| s.is_finite() && t.is_finite() && l.is_finite())
+            .collect();
+        if rows.is_empty() {
+            *self = Self::new();
+            return;
+        }
+        let x: Vec<[f64; 2]> = rows.iter().map(|(s, t, _)| [*s, *t]).collect();
+        let y: Vec<f64> = rows.iter().map(|(_, _, l)| *l).collect();
+        let model = GradientBoostedTrees::fit(
+            &x,
+            &y,
+            Self::TREES_PER_PROFILE * rows.len(),
+            Self::MAX_DEPTH,
+            Self::LEARNING_RATE,
+        );
+        let min_pred = x
+            .iter()
+            .map(|xi| model.predict(*xi))
+            .fold(f64::INFINITY, f64::min);
+        self.min_pred_ms = min_pred.max(Self::MIN_LATENCY_MS);
+        self.model = Some(model);
+    }
+
+    /// The smoothed (predicted) latency at a configuration, in ms (0 when unfitted).
+    pub fn predicted_ms(&self, scale_out: f64, throughput_rps: f64) -> f64 {
+        self.model
+            .as_ref()
+            .map_or(0.0, |m| m.predict([scale_out, throughput_rps]))
+    }
+
+    /// The lowest predicted latency over the fitted profiles (ms).
+    pub fn min_predicted_ms(&self) -> f64 {
+        self.min_pred_ms
+    }
+
+    /// `L_pred / min L_pred` at a configuration (0 when unfitted).
+    pub fn ratio(&self, scale_out: f64, throughput_rps: f64) -> f64 {
+        if self.model.is_none() {
+            return 0.0;
+        }
+        self.predicted_ms(scale_out, throughput_rps) / self.min_pred_ms
+    }
+
+    /// The normalised latency `l_n` in `[0, 1)`.
+    pub fn normalised(&self, scale_out: f64, throughput_rps: f64) -> f64 {
+        normalise_ratio(self.ratio(scale_out, throughput_rps))
+    }
+
+    /// Whether the latency is "bad": `l_n` rounds to 1, i.e. the ratio is at least
+    /// [`BAD_RATIO`]. (At exactly `l_n = 0.5` Python's half-to-even `round` gives 0; the
+    /// boundary is counted as bad here, a measure-zero difference.)
+    pub fn is_bad(&self, scale_out: f64, throughput_rps: f64) -> bool {
+        self.ratio(scale_out, throughput_rps) >= BAD_RATIO
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_is_four_to_the_atanh_of_a_half() {
+        assert!((bad_ratio() - BAD_RATIO).abs() < 1e-15);
+        assert!((normalise_ratio(BAD_RATIO) - 0.5).abs() < 1e-15);
+        assert!(normalise_ratio(BAD_RATIO * (1.0 + 1e-12)) > 0.5);
+        assert!(normalise_ratio(BAD_RATIO * (1.0 - 1e-12)) < 0.5);
+        assert_eq!(normalise_ratio(0.5), 0.0);
+        assert_eq!(normalise_ratio(1.0), 0.0);
+    }
+
+    #[test]
+    fn boosting_fits_a_step() {
+        let x: Vec<[f64; 2]> = (0..20).map(|i| [i as f64, 0.0]).collect();
+        let y: Vec<f64> = (0..20).map(|i| if i < 10 { 1.0 } else { 5.0 }).collect();
+        let m = GradientBoostedTrees::fit(&x, &y, 60, 10, 0.1);
+        assert_eq!(m.len(), 60);
+        // residual shrinks by 0.9 per tree: 0.9^60 ~ 0.0018 of the initial 2.0
+        assert!((m.predict([2.0, 0.0]) - 1.0).abs() < 0.01);
+        assert!((m.predict([15.0, 0.0]) - 5.0).abs() < 0.01);
+    }
+}
