@@ -64,8 +64,16 @@ pub fn run_profile(
     let pre: Vec<(f64, f64)> = (inj_epoch - 60..inj_epoch)
         .filter_map(|t| Some((series.throughput_rps.at(t)?, series.consumer_lag.at(t)?)))
         .collect();
+    // The offered load moves during a recovery (the recorded workloads drift by several
+    // percent in minutes): throughput is compared after removing the change of the offered
+    // load's 30-s mean since the pre-failure window, as a detector trained on the series would.
+    let offered_30 = |t: i64| mean_in(&series.workload_rps, t - 30, t);
+    let offered_pre = mean_in(&series.workload_rps, inj_epoch - 60, inj_epoch);
     let post: Vec<Option<(f64, f64)>> = (inj_epoch..start + child.horizon().as_secs() as i64)
-        .map(|t| Some((series.throughput_rps.at(t)?, series.consumer_lag.at(t)?)))
+        .map(|t| {
+            let thr = series.throughput_rps.at(t)? - (offered_30(t) - offered_pre);
+            Some((thr, series.consumer_lag.at(t)?))
+        })
         .collect();
     let (recovery_s, recovered) = measure_recovery(spec, &pre, &post);
     let done_after = if recovered {

@@ -7,12 +7,14 @@
 //! computed, not modelled (the prototype's GPs on them converge to the same values); the two
 //! constraints (latency class and recovery time) are modelled, log-scaled as in §4.4.
 
+use std::sync::Arc;
+
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 
 use super::bo::{self, GaussianProcess, Rgpe, Surrogate};
 use super::space::{profiling_budget, ConfigSpace};
-use crate::demeter_forecast::{Forecaster, ForecastParams, LatencyClassifier};
+use crate::demeter_forecast::{ForecastParams, Forecaster, LatencyClassifier};
 use crate::flink::JobConfig;
 use crate::policy::profile::ProfileResult;
 use crate::policy::{Action, JobState, Observation, Policy, PolicyError};
@@ -119,6 +121,22 @@ impl DemeterParams {
     }
 }
 
+/// Constraint surrogates (latency, recovery) and the number of target points.
+type Surrogates = (
+    Arc<dyn Surrogate + Send + Sync>,
+    Arc<dyn Surrogate + Send + Sync>,
+    usize,
+);
+
+/// Latency and recovery GPs on the same points, with those points and both outcomes.
+type Fitted = (
+    GaussianProcess,
+    GaussianProcess,
+    Array2<f64>,
+    Array1<f64>,
+    Array1<f64>,
+);
+
 /// A measured configuration.
 #[derive(Clone, Debug)]
 struct Measured {
@@ -147,6 +165,8 @@ pub struct DemeterPolicy {
     next_round_at: SimTime,
     /// Decisions taken (time, chosen config, reason), for tests and logs.
     pub log: Vec<(SimTime, JobConfig, &'static str)>,
+    classifier: Option<(usize, LatencyClassifier, Vec<f64>)>,
+    surrogate_cache: Option<((usize, i64, u64), Option<Surrogates>)>,
 }
 
 fn cores(c: &JobConfig) -> f64 {
@@ -180,6 +200,8 @@ impl DemeterPolicy {
             next_round_at: SimTime::ZERO + params.warmup,
             params,
             log: Vec::new(),
+            classifier: None,
+            surrogate_cache: None,
         }
     }
 
@@ -203,27 +225,38 @@ impl DemeterPolicy {
     }
 
     /// Normalised latency of every profile and of the current window (§4.2).
-    fn latency_classes(&self, current: Option<(&JobConfig, f64, f64)>) -> (Vec<f64>, Option<f64>) {
-        let mut rows: Vec<(f64, f64, f64)> = self
-            .profiles
-            .iter()
-            .map(|p| (p.config.scale_out as f64, p.throughput_rps, p.latency_ms))
-            .collect();
-        if let Some((c, thr, lat)) = current {
-            rows.push((c.scale_out as f64, thr, lat));
-        }
-        if rows.is_empty() {
+    /// The classifier is fitted on the profiles only and refitted when a profile arrives (the
+    /// prototype also adds the current window; with ~60 profiles that row barely moves the
+    /// fit, and refitting 3N trees every minute would dominate the run time).
+    fn latency_classes(
+        &mut self,
+        current: Option<(&JobConfig, f64, f64)>,
+    ) -> (Vec<f64>, Option<f64>) {
+        if self.profiles.is_empty() {
             return (Vec::new(), None);
         }
-        let mut clf = LatencyClassifier::default();
-        clf.fit(&rows);
-        let ln: Vec<f64> = self
-            .profiles
-            .iter()
-            .map(|p| clf.normalised(p.config.scale_out as f64, p.throughput_rps))
-            .collect();
+        if self
+            .classifier
+            .as_ref()
+            .is_none_or(|(n, _, _)| *n != self.profiles.len())
+        {
+            let rows: Vec<(f64, f64, f64)> = self
+                .profiles
+                .iter()
+                .map(|p| (p.config.scale_out as f64, p.throughput_rps, p.latency_ms))
+                .collect();
+            let mut clf = LatencyClassifier::new();
+            clf.fit(&rows);
+            let ln: Vec<f64> = self
+                .profiles
+                .iter()
+                .map(|p| clf.normalised(p.config.scale_out as f64, p.throughput_rps))
+                .collect();
+            self.classifier = Some((self.profiles.len(), clf, ln));
+        }
+        let (_, clf, ln) = self.classifier.as_ref().expect("just fitted");
         let cur = current.map(|(c, thr, _)| clf.normalised(c.scale_out as f64, thr));
-        (ln, cur)
+        (ln.clone(), cur)
     }
 
     /// Profiles assigned to the chunk of `rate` (§4.4): in the chunk, or good latency at a
@@ -249,7 +282,10 @@ impl DemeterPolicy {
         members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut out: Vec<usize> = Vec::new();
         for (_, i) in members {
-            if !out.iter().any(|&j| same(&self.profiles[j].config, &self.profiles[i].config)) {
+            if !out
+                .iter()
+                .any(|&j| same(&self.profiles[j].config, &self.profiles[i].config))
+            {
                 out.push(i);
             }
         }
@@ -258,7 +294,7 @@ impl DemeterPolicy {
 
     /// Constraint surrogates (latency ln(1 + l_n), recovery ln(rec)) for the target chunk, with
     /// RGPE over up to two support chunks above it; `None` while in the Sobol phase.
-    fn surrogates(&mut self, rate: f64, classes: &[f64]) -> Option<(Box<dyn Surrogate>, Box<dyn Surrogate>, usize)> {
+    fn surrogates(&mut self, rate: f64, classes: &[f64]) -> Option<Surrogates> {
         if self.profiles.is_empty() {
             return None;
         }
@@ -268,11 +304,29 @@ impl DemeterPolicy {
             .map(|p| p.throughput_rps)
             .fold(rate, f64::min);
         let target = self.chunk(base, rate);
-        let fit = |members: &[usize], this: &mut Self| -> Option<(GaussianProcess, GaussianProcess, Array2<f64>, Array1<f64>, Array1<f64>)> {
-            let configs: Vec<&JobConfig> = members.iter().map(|&i| &this.profiles[i].config).collect();
+        // The models change only when a profile arrives or the target chunk moves.
+        let key = (self.profiles.len(), target, base.to_bits());
+        if let Some((k, cached)) = &self.surrogate_cache {
+            if *k == key {
+                return cached.clone();
+            }
+        }
+        let built = self.build_surrogates(base, target, classes);
+        self.surrogate_cache = Some((key, built.clone()));
+        built
+    }
+
+    fn build_surrogates(&mut self, base: f64, target: i64, classes: &[f64]) -> Option<Surrogates> {
+        let fit = |members: &[usize], this: &mut Self| -> Option<Fitted> {
+            let configs: Vec<&JobConfig> =
+                members.iter().map(|&i| &this.profiles[i].config).collect();
             let x = this.matrix(&configs);
             let yl = Array1::from_iter(members.iter().map(|&i| (1.0 + classes[i]).ln()));
-            let yr = Array1::from_iter(members.iter().map(|&i| this.profiles[i].recovery_s.max(1.0).ln()));
+            let yr = Array1::from_iter(
+                members
+                    .iter()
+                    .map(|&i| this.profiles[i].recovery_s.max(1.0).ln()),
+            );
             // Fixed observation noise, SEM 0.1 (§4.4).
             let noise = Array1::from_elem(members.len(), 0.01);
             let gl = GaussianProcess::fit(&x, &yl, &noise, &mut this.rng).ok()?;
@@ -298,16 +352,25 @@ impl DemeterPolicy {
         let (gl, gr, x, yl, yr) = fit(&members, self)?;
         let n = members.len();
         if supports_l.is_empty() {
-            return Some((Box::new(gl), Box::new(gr), n));
+            return Some((Arc::new(gl), Arc::new(gr), n));
         }
         let samples = self.params.samples;
         let rl = Rgpe::new(&gl, &x, &yl, supports_l, samples, &mut self.rng);
         let rr = Rgpe::new(&gr, &x, &yr, supports_r, samples, &mut self.rng);
-        Some((Box::new(rl), Box::new(rr), n))
+        match (rl, rr) {
+            (Ok(rl), Ok(rr)) => Some((Arc::new(rl), Arc::new(rr), n)),
+            // RGPE refused (degenerate weights): the target GPs alone.
+            _ => Some((Arc::new(gl), Arc::new(gr), n)),
+        }
     }
 
     /// Pessimistic feasibility of each option: (latency l_n, recovery s) inflated.
-    fn feasible(&self, lat: &dyn Surrogate, rec: &dyn Surrogate, options: &[&JobConfig]) -> Vec<bool> {
+    fn feasible(
+        &self,
+        lat: &dyn Surrogate,
+        rec: &dyn Surrogate,
+        options: &[&JobConfig],
+    ) -> Vec<bool> {
         if options.is_empty() {
             return Vec::new();
         }
@@ -348,8 +411,12 @@ impl DemeterPolicy {
             .filter(|c| cores(c) <= 50.0 - cpu_c && memory_mb(c) <= 430_000.0 - mem_c)
             .collect();
         let ok = self.feasible(sl.as_ref(), sr.as_ref(), &options);
-        let mut survivors: Vec<&JobConfig> =
-            options.iter().zip(&ok).filter(|(_, f)| **f).map(|(c, _)| *c).collect();
+        let mut survivors: Vec<&JobConfig> = options
+            .iter()
+            .zip(&ok)
+            .filter(|(_, f)| **f)
+            .map(|(c, _)| *c)
+            .collect();
         // Drop the cheapest (risky) survivors: an objective below max(1.25 x min, 25th pct).
         if survivors.len() > 4 {
             let cut = |vals: Vec<f64>| {
@@ -365,7 +432,8 @@ impl DemeterPolicy {
             .iter()
             .min_by(|a, b| Self::score(a).total_cmp(&Self::score(b)))
             .map(|c| (*c).clone());
-        let current_ok = same(current, &default) || self.feasible(sl.as_ref(), sr.as_ref(), &[current])[0];
+        let current_ok =
+            same(current, &default) || self.feasible(sl.as_ref(), sr.as_ref(), &[current])[0];
         match (current_ok, best) {
             (true, None) => (current.clone(), "no better candidate"),
             (true, Some(b)) => {
@@ -384,7 +452,11 @@ impl DemeterPolicy {
     fn suggest(&mut self, current: &JobConfig, thr: f64, lat: f64) -> Vec<JobConfig> {
         let (classes, cur_class) = self.latency_classes(Some((current, thr, lat)));
         let rate = self.forecaster.target_rate().max(thr);
-        let base = self.profiles.iter().map(|p| p.throughput_rps).fold(rate, f64::min);
+        let base = self
+            .profiles
+            .iter()
+            .map(|p| p.throughput_rps)
+            .fold(rate, f64::min);
         let chunk = self.chunk(base, rate);
         let in_chunk = self.chunk_members(base, chunk, &classes);
         let (mut cpu_budget, mut mem_budget) = profiling_budget(current, in_chunk.len());
@@ -392,7 +464,7 @@ impl DemeterPolicy {
         let floor = if can_handle { 0.25 } else { 0.75 };
         let (cpu_c, mem_c) = ConfigSpace::resources(current);
         let profiled = |c: &JobConfig| in_chunk.iter().any(|&i| same(&self.profiles[i].config, c));
-        let candidates: Vec<&JobConfig> = self
+        let owned: Vec<JobConfig> = self
             .options
             .iter()
             .filter(|c| {
@@ -402,7 +474,9 @@ impl DemeterPolicy {
                     && memory_mb(c) >= floor * mem_c
                     && !profiled(c)
             })
+            .cloned()
             .collect();
+        let candidates: Vec<&JobConfig> = owned.iter().collect();
         if candidates.is_empty() {
             return Vec::new();
         }
@@ -410,7 +484,7 @@ impl DemeterPolicy {
         let order: Vec<usize> = match model {
             None => {
                 // Sobol phase: the nearest candidate to each Sobol point, in sequence order.
-                let pts = bo::sobol(5, 64, 1 + self.profiles.len());
+                let pts = bo::sobol(5, 64, 1 + self.profiles.len()).unwrap_or_default();
                 let x = self.matrix(&candidates);
                 let mut order = Vec::new();
                 for p in pts {
@@ -439,7 +513,8 @@ impl DemeterPolicy {
                         memory: true,
                     },
                 ];
-                let observed: Vec<&JobConfig> = in_chunk.iter().map(|&i| &self.profiles[i].config).collect();
+                let observed: Vec<&JobConfig> =
+                    in_chunk.iter().map(|&i| &self.profiles[i].config).collect();
                 let ox = self.matrix(&observed);
                 let reference = [72f64.ln() * 1.1, 98_304f64.ln() * 1.1];
                 let scores = bo::nehvi(
@@ -453,7 +528,8 @@ impl DemeterPolicy {
                     &reference,
                     self.params.samples,
                     &mut self.rng,
-                );
+                )
+                .unwrap_or_else(|_| vec![0.0; candidates.len()]);
                 let mut idx: Vec<usize> = (0..candidates.len()).collect();
                 idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
                 idx.into_iter().filter(|&i| scores[i] > 0.0).collect()
@@ -509,9 +585,8 @@ impl Surrogate for Exact {
         let mean = Array1::from_iter(x.rows().into_iter().map(|r| self.value(&r.to_vec())));
         (mean, Array1::zeros(x.nrows()))
     }
-    fn sample_joint(&self, x: &Array2<f64>, n: usize, _rng: &mut SimRng) -> Array2<f64> {
-        let (mean, _) = self.predict(x);
-        Array2::from_shape_fn((n, x.nrows()), |(_, j)| mean[j])
+    fn covariance(&self, a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        Array2::zeros((a.nrows(), b.nrows()))
     }
 }
 
@@ -571,7 +646,9 @@ impl Policy for DemeterPolicy {
         // OPTIMIZE loop: evaluate once the dwell time has passed, then every poll period.
         let due = now >= SimTime::ZERO + self.params.warmup
             && now.saturating_since(self.last_change) >= self.params.eval_interval
-            && self.last_eval.is_none_or(|t| now.saturating_since(t) >= self.params.poll);
+            && self
+                .last_eval
+                .is_none_or(|t| now.saturating_since(t) >= self.params.poll);
         if due {
             self.last_eval = Some(now);
             let (choice, why) = self.choose(&obs.config, thr, lat);

@@ -89,6 +89,7 @@ pub const POLICY_NAMES: &[&str] = &[
     "flink-autoscaler",
     "operator35",
     "lvr",
+    "demeter",
 ];
 
 /// Builds a policy from its name and parameters.
@@ -119,6 +120,10 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyErro
         name @ ("flink-autoscaler" | "operator35") => Ok(Box::new(FlinkAutoscaler::new(
             name,
             AutoscalerParams::from_params(name, &spec.params)?,
+        ))),
+        "demeter" => Ok(Box::new(crate::demeter::DemeterPolicy::new(
+            crate::demeter::DemeterParams::from_table(&spec.params)?,
+            seed,
         ))),
         other => Err(PolicyError::Unknown {
             name: other.to_string(),

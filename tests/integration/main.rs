@@ -9,6 +9,7 @@ mod edge;
 mod golden;
 mod live;
 mod policy_autoscaler;
+mod policy_demeter;
 mod policy_ds2;
 mod policy_lvr;
 mod policy_reactive;
