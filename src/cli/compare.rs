@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::run::{claim_output_dir, write_run_folder};
 use crate::policy::{self, POLICY_NAMES};
+use crate::report::table::thousands;
 use crate::scenario::{self, parse_duration, PolicySpec, Scenario};
 use crate::simulate::{self, sha256_hex, Overrides};
 use crate::sweep::{self, RunRow};
@@ -582,23 +583,6 @@ impl CompareTable {
 
 fn fixed1(x: f64) -> String {
     format!("{x:.1}")
-}
-
-/// Rounded to an integer with thousands separators: 43219.6 -> "43,220".
-fn thousands(x: f64) -> String {
-    let r = x.round_ties_even();
-    let digits = format!("{}", r.abs() as u64);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if r < 0.0 {
-        out.insert(0, '-');
-    }
-    out
 }
 
 #[cfg(test)]

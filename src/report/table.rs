@@ -31,7 +31,7 @@ const DASH: &str = "-";
 
 /// `x` rounded to an integer (ties to even, as the section-6 tables) with thousands
 /// separators: 43219.6 -> "43,220".
-fn thousands(x: f64) -> String {
+pub(crate) fn thousands(x: f64) -> String {
     let r = x.round_ties_even();
     let digits = format!("{}", r.abs() as u64);
     let mut out = String::new();

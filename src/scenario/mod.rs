@@ -256,7 +256,7 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
     let edge = check_edge(&spec, path, &nodes, &node, &model, &config)?;
     let failures = match &spec.failures {
         None => None,
-        Some(f) => Some(check_failures(f, path, &model, &edge)?),
+        Some(f) => Some(check_failures(f, path, &edge)?),
     };
     let workload = spec.workload.clone();
     Ok(Scenario {
@@ -495,7 +495,6 @@ fn check_edge(
 fn check_failures(
     f: &FailuresSpec,
     path: &Path,
-    model: &JobModel,
     edge: &EdgeSetup,
 ) -> Result<FailurePlan, SpecError> {
     let opt = |key: &str, v: &Option<DurationValue>| -> Result<Option<SimDuration>, SpecError> {
@@ -619,7 +618,6 @@ fn check_failures(
             ))
         }
     };
-    let _ = model;
     Ok(FailurePlan {
         kind,
         schedule,
