@@ -85,6 +85,7 @@ impl Backend for SimBackend {
                     1.0
                 };
                 let hidden_ms = sec.busy_ms * (1.0 - reported);
+                let hidden_max_ms = sec.busy_max_ms * (1.0 - reported);
                 VertexObservation {
                     name: vx.name.clone(),
                     parallelism: t.parallelism()[v],
@@ -98,6 +99,11 @@ impl Backend for SimBackend {
                         .collect(),
                     busy_time_ms_per_s: if running {
                         sec.busy_ms - hidden_ms
+                    } else {
+                        0.0
+                    },
+                    busy_time_max_ms_per_s: if running {
+                        sec.busy_max_ms - hidden_max_ms
                     } else {
                         0.0
                     },

@@ -94,7 +94,10 @@ pub struct EventRecord {
 /// Per-vertex Flink metrics over the last completed second.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VertexSecond {
+    /// Mean over the vertex's subtasks.
     pub busy_ms: f64,
+    /// The busiest subtask's (Flink's `busyTimeMsPerSecond` aggregated with `max`).
+    pub busy_max_ms: f64,
     pub backpressured_ms: f64,
     pub idle_ms: f64,
     pub records_in: f64,
@@ -167,6 +170,8 @@ pub struct Twin {
     queued: Vec<f64>,
     buffer_capacity: Vec<f64>,
     base_capacity_rps: Vec<f64>,
+    /// Per vertex: the hottest subtask's share of the records over the mean share (>= 1).
+    load_skew: Vec<f64>,
     on_latency_path: Vec<bool>,
     waiting_for_slots: bool,
     resume_not_before: SimTime,
@@ -271,6 +276,7 @@ impl Twin {
             queued: vec![0.0; n],
             buffer_capacity: vec![0.0; n],
             base_capacity_rps: vec![0.0; n],
+            load_skew: vec![1.0; n],
             on_latency_path,
             waiting_for_slots: false,
             resume_not_before: SimTime::ZERO,
@@ -517,6 +523,7 @@ impl Twin {
         self.queued = vec![0.0; n];
         self.buffer_capacity = vec![0.0; n];
         self.base_capacity_rps = vec![0.0; n];
+        self.load_skew = vec![1.0; n];
         self.second_acc = vec![VertexSecond::default(); n];
         self.totals = vec![VertexSecond::default(); n];
         self.last_second = vec![VertexSecond::default(); n];
@@ -750,14 +757,18 @@ impl Twin {
                 acc.records_out += out;
                 let dt_ms = dt_s * 1000.0;
                 if cap > 0.0 {
-                    let busy = (done / cap).min(1.0);
+                    // `cap` is what the hottest subtask allows; the mean subtask is
+                    // `load_skew` times less busy.
+                    let busy_max = (done / cap).min(1.0);
+                    let busy = busy_max / self.load_skew[v];
                     self.edge.add_busy(
                         v,
                         busy * self.parallelism[v] as f64 * cores_per_subtask * dt_s,
                     );
                     let want = available.min(cap);
-                    let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy);
+                    let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy_max) / self.load_skew[v];
                     acc.busy_ms += busy * dt_ms;
+                    acc.busy_max_ms += busy_max * dt_ms;
                     acc.backpressured_ms += bp * dt_ms;
                     acc.idle_ms += (1.0 - busy - bp) * dt_ms;
                 } else {
@@ -1385,11 +1396,34 @@ impl Twin {
         for v in 0..self.graph.len() {
             let vx = &self.graph.vertices[v];
             let p = self.parallelism[v] as f64;
-            let useful = if vx.is_source {
-                p.min(spec.kafka.partitions as f64)
+            // Records are spread over subtasks by Kafka partitions (sources) or key groups
+            // (keyed inputs), whole units each: the subtasks holding ceil(N / p) units saturate
+            // first, so the vertex sustains N / ceil(N / p) subtasks' worth (Flink assigns
+            // partitions round-robin and key-group ranges evenly; records are assumed spread
+            // evenly over partitions and key groups).
+            let units = if vx.is_source {
+                Some(spec.kafka.partitions.max(1))
+            } else if vx
+                .inputs
+                .iter()
+                .any(|&(_, ship)| ship == ShipStrategy::Hash)
+            {
+                Some(spec.job.max_parallelism.max(1))
             } else {
-                p
+                None
             };
+            let units = units.filter(|_| c.whole_unit_assignment);
+            let useful = match units {
+                Some(n) => {
+                    let per_subtask_units = (n as f64 / p).ceil();
+                    n as f64 / per_subtask_units
+                }
+                None if vx.is_source => p.min(spec.kafka.partitions as f64),
+                None => p,
+            };
+            // Without whole-unit assignment the load is spread evenly (and a source's idle
+            // subtasks beyond the partitions are not counted), as before the option existed.
+            self.load_skew[v] = if units.is_some() { p / useful } else { 1.0 };
             let efficiency = 1.0 / (1.0 + c.scaling_contention * (p - 1.0));
             let per_subtask = 1e6 / vx.cost_us_per_record
                 * cpu_factor

@@ -564,6 +564,7 @@ pub(crate) mod test_support {
             is_window: false,
             inputs: inputs.to_vec(),
             busy_time_ms_per_s: 0.0,
+            busy_time_max_ms_per_s: 0.0,
             backpressured_time_ms_per_s: 0.0,
             idle_time_ms_per_s: 1000.0,
             records_in_per_s: 0.0,
@@ -622,6 +623,7 @@ pub(crate) mod test_support {
             v.records_in_per_s = rin;
             v.records_out_per_s = rout;
             v.busy_time_ms_per_s = busy * 1000.0;
+            v.busy_time_max_ms_per_s = busy * 1000.0;
             v.backpressured_time_ms_per_s = bp * 1000.0;
             v.idle_time_ms_per_s = (1.0 - busy - bp) * 1000.0;
         }

@@ -44,6 +44,10 @@ pub enum AlignmentMode {
     MaximizeUtilisation,
     /// No alignment.
     Off,
+    /// Operator 1.4-1.6 (`flink-kubernetes-operator-autoscaler` module, `JobVertexScaler.scale`):
+    /// every vertex, N = its key groups; scan upward from p' while p <= N / 2 for a divisor of
+    /// N, otherwise keep p' (so 13..23 stay as computed with N = 24); never blocks.
+    UpToHalf,
 }
 
 /// The autoscaler's parameters: keys of `[policy.params]`, named after the
@@ -97,8 +101,11 @@ pub struct AutoscalerParams {
     /// `observed_tpr_min_observations`: `...min-observations`, default 2 (§2.3).
     pub observed_tpr_min_observations: u32,
     /// `alignment`: "evenly_spread" (default, release <= 1.15 `EVENLY_SPREAD`, §2.5),
-    /// "maximize_utilisation" or "off".
+    /// "maximize_utilisation", "off" or "up_to_half" (operator 1.4-1.6; `operator35`).
     pub alignment: AlignmentMode,
+    /// `busy_time_aggregator`: `metrics.busy-time.aggregator`, "max" (default since operator
+    /// 1.4, FLINK-30652: a skewed vertex looks as busy as its hottest subtask) or "avg".
+    pub busy_time_max: bool,
     /// `apply`: "in_place" (default: `job.upgrade.inplace-scaling.enabled` = true, §2.7; the job
     /// is then deployed with the adaptive scheduler) or "redeploy".
     pub apply: ApplyMode,
@@ -130,6 +137,7 @@ impl Default for AutoscalerParams {
             observed_tpr_switch_threshold: 0.15,
             observed_tpr_min_observations: 2,
             alignment: AlignmentMode::EvenlySpread,
+            busy_time_max: true,
             apply: ApplyMode::InPlace,
         }
     }
@@ -162,6 +170,9 @@ impl AutoscalerParams {
                 scale_up_grace_period: SimDuration::from_secs(3600),
                 // Operator 1.6 predates the observed-TPR fix (FLINK-33306, merged 2023-10-18).
                 observed_tpr: false,
+                // Operator 1.6's key-group adjustment (JobVertexScaler.scale in the
+                // flink-kubernetes-operator-autoscaler module): divisors only up to N / 2.
+                alignment: AlignmentMode::UpToHalf,
                 apply: ApplyMode::Redeploy,
                 ..AutoscalerParams::default()
             }),
@@ -248,12 +259,18 @@ impl AutoscalerParams {
             alignment: match r.choice(
                 "alignment",
                 d.alignment as usize,
-                &["evenly_spread", "maximize_utilisation", "off"],
+                &["evenly_spread", "maximize_utilisation", "off", "up_to_half"],
             )? {
                 0 => AlignmentMode::EvenlySpread,
                 1 => AlignmentMode::MaximizeUtilisation,
-                _ => AlignmentMode::Off,
+                2 => AlignmentMode::Off,
+                _ => AlignmentMode::UpToHalf,
             },
+            busy_time_max: r.choice(
+                "busy_time_aggregator",
+                if d.busy_time_max { 0 } else { 1 },
+                &["max", "avg"],
+            )? == 0,
             apply: match r.choice("apply", d.apply as usize, &["in_place", "redeploy"])? {
                 0 => ApplyMode::InPlace,
                 _ => ApplyMode::Redeploy,
@@ -307,6 +324,7 @@ const AUTOSCALER_KEYS: &[&str] = &[
     "observed_tpr_switch_threshold",
     "observed_tpr_min_observations",
     "alignment",
+    "busy_time_aggregator",
     "apply",
 ];
 
@@ -315,8 +333,7 @@ const AUTOSCALER_KEYS: &[&str] = &[
 /// One vertex in one metric sample (§2.3).
 #[derive(Clone, Debug, PartialEq)]
 struct VertexSample {
-    /// LOAD = busyTimeMsPerSecond / 1000 (the twin reports the subtask average, so the
-    /// MAX/AVG/MIN aggregators coincide: no skew).
+    /// LOAD = busyTimeMsPerSecond / 1000, aggregated over subtasks by `busy_time_aggregator`.
     load: f64,
     /// Accumulated records in / out since the job started running.
     records_in: f64,
@@ -556,6 +573,11 @@ pub fn scale_parallelism(
         return p;
     }
     let n = n_align;
+    if mode == AlignmentMode::UpToHalf {
+        return (p..=(n / 2).min(upper_bound))
+            .find(|q| n % q == 0)
+            .unwrap_or(p);
+    }
     let bound = n.min(upper_bound);
     let up = p > current;
     // Phase 1: upward from p (for a scale-down not past the current parallelism).
@@ -659,7 +681,11 @@ impl FlinkAutoscaler {
                     }
                 };
                 VertexSample {
-                    load: vx.busy_time_ms_per_s / 1000.0,
+                    load: if self.params.busy_time_max {
+                        vx.busy_time_max_ms_per_s / 1000.0
+                    } else {
+                        vx.busy_time_ms_per_s / 1000.0
+                    },
                     records_in: vx.records_in_total,
                     records_out: vx.records_out_total,
                     records_in_per_s: vx.records_in_per_s,
@@ -795,7 +821,15 @@ impl Policy for FlinkAutoscaler {
                 .pipeline_max_parallelism
                 .unwrap_or(vx.max_parallelism)
                 .max(1);
-            let n_align = if vx.is_source && obs.source_partitions > 0 {
+            let n_align = if p.alignment == AlignmentMode::UpToHalf {
+                // Operator 1.6: every vertex, N = MAX_PARALLELISM (sources capped by their
+                // partitions, FLINK-31326).
+                if vx.is_source && obs.source_partitions > 0 {
+                    key_groups.min(obs.source_partitions)
+                } else {
+                    key_groups
+                }
+            } else if vx.is_source && obs.source_partitions > 0 {
                 obs.source_partitions
             } else if vx.inputs.iter().any(|&(_, hash)| hash) {
                 key_groups
@@ -1147,6 +1181,12 @@ mod tests {
         assert_eq!(scale_parallelism(4, 1.75, 1, 7, 200, 30, EvenlySpread), 6);
         // Off: raw.
         assert_eq!(scale_parallelism(24, 0.54, 1, 200, 24, 24, Off), 13);
+        // Operator 1.6: divisors only up to N / 2 = 12, otherwise as computed, never blocked.
+        assert_eq!(scale_parallelism(5, 1.4, 1, 200, 24, 24, UpToHalf), 8);
+        assert_eq!(scale_parallelism(12, 1.5, 1, 200, 24, 24, UpToHalf), 18);
+        assert_eq!(scale_parallelism(24, 0.54, 1, 200, 24, 24, UpToHalf), 13);
+        assert_eq!(scale_parallelism(24, 0.4, 1, 200, 24, 24, UpToHalf), 12);
+        assert_eq!(scale_parallelism(12, 0.9, 1, 200, 24, 24, UpToHalf), 12);
         // Max factor clamp is applied by the caller; bounds here: upper 200, key groups 24.
         assert_eq!(
             scale_parallelism(12, 10.0, 1, 200, 24, 24, EvenlySpread),

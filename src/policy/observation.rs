@@ -28,6 +28,9 @@ pub struct VertexObservation {
     pub inputs: Vec<(usize, bool)>,
     /// Averages over subtasks, per second of the last second.
     pub busy_time_ms_per_s: f64,
+    /// The busiest subtask's busy time, ms/s (`busyTimeMsPerSecond` with `agg=max`): above the
+    /// mean when partitions or key groups do not spread evenly over the subtasks.
+    pub busy_time_max_ms_per_s: f64,
     pub backpressured_time_ms_per_s: f64,
     pub idle_time_ms_per_s: f64,
     /// Summed over subtasks.

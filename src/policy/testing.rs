@@ -56,6 +56,7 @@ pub fn vertex(
         is_window,
         inputs: vec![],
         busy_time_ms_per_s: busy * 1000.0,
+        busy_time_max_ms_per_s: busy * 1000.0,
         backpressured_time_ms_per_s: 0.0,
         idle_time_ms_per_s: (1.0 - busy) * 1000.0,
         records_in_per_s,

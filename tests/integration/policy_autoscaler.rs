@@ -20,21 +20,20 @@ fn run(s: &Scenario, policy: Option<&str>) -> RunResult {
     execute(prepare(s, &overrides).unwrap(), |_, _| {})
 }
 
-/// Share of the window's seconds with `n` registered TaskManagers.
-fn share_at(result: &RunResult, n: f64) -> f64 {
-    let tms = &result.twin.series().task_managers.points;
-    tms.iter().filter(|(_, v)| *v == n).count() as f64 / tms.len() as f64
-}
-
 /// Recorded (3 runs): mean 21.3 TMs, 75-92 % of the time at 24, 21-34 TM-level changes,
 /// every decision a savepoint redeploy; <= 1.5 s 69 % vs Static 99 %; mean lag 26-39 K vs
-/// Static 2.8 K; recovery 143 s vs 96 s.
+/// Static 2.8 K; recovery 143 s vs 96 s. The recording also holds TaskManager levels that
+/// do not divide the 24 key groups (14, 19, 22, 23 for 650-1,900 s each), which operator 1.6's
+/// key-group adjustment (divisors only up to N / 2) allows and later releases' do not.
 ///
-/// The twin reproduces the shape (mostly 24 TMs, a cascade of scale-downs after the start, a
-/// redeploy every time, worse latency and more lag than Static) but not the size of the lag:
-/// see `operator35_carries_the_recorded_large_lag` below.
+/// The twin reproduces the cadence after the start (a redeploy every ~4 min: 24 -> 13/12 ->
+/// 12 -> ...), redeploys only, more lag and worse latency than Static, and parallelism at
+/// non-divisors of 24. It does NOT reproduce the share at 24 TaskManagers (twin ~16.5 TMs on
+/// average) nor the size of the lag (twin ~4 K): in the recording some vertex other than the
+/// source stays at 24 while the source churns near saturation; the traces do not say which
+/// (no per-vertex parallelism was recorded). Issue 3's notes carry the analysis.
 #[test]
-fn operator35_on_ysb_failures_redeploys_and_stays_near_24_task_managers() {
+fn operator35_on_ysb_failures_redeploys_after_every_stabilisation() {
     let s = scenario("scenarios/ysb_failures.toml");
     let static_run = run(&s, None);
     let op = run(&s, Some("operator35"));
@@ -43,19 +42,38 @@ fn operator35_on_ysb_failures_redeploys_and_stays_near_24_task_managers() {
     let o: Summary = summarize(&op.run_data());
 
     assert!(!op.decisions.is_empty());
+    let mut non_divisor = false;
     for d in &op.decisions {
-        assert!(matches!(d.action, Action::Redeploy(_)), "{d:?}");
+        let Action::Redeploy(c) = &d.action else {
+            panic!("not a redeploy: {d:?}");
+        };
         assert!(d.refused.is_none(), "{d:?}");
+        non_divisor |= c
+            .parallelism_overrides
+            .iter()
+            .flatten()
+            .any(|&p| p > 12 && 24 % p != 0);
     }
-    // One decision per 3-4 min at most: stabilisation 2 min + window 1 min after each restart.
+    assert!(
+        non_divisor,
+        "no parallelism in 13..23 other than 24: {:?}",
+        op.decisions
+    );
+    // One decision per 3-4 min at most: stabilisation 2 min + window 1 min after each restart;
+    // the first four come at that pace, as recorded (154, 369, 583, 798 s).
     for w in op.decisions.windows(2) {
         let gap = w[1].time.as_secs_f64() - w[0].time.as_secs_f64();
         assert!(gap >= 180.0, "decisions {gap} s apart");
     }
+    let first: Vec<f64> = op
+        .decisions
+        .iter()
+        .take(4)
+        .map(|d| d.time.as_secs_f64())
+        .collect();
+    assert!(first.windows(2).all(|w| w[1] - w[0] <= 300.0), "{first:?}");
     let tms = o.task_managers_mean.unwrap();
-    assert!((16.0..24.0).contains(&tms), "mean TMs {tms}");
-    let at_24 = share_at(&op, 24.0);
-    assert!(at_24 >= 0.5, "share at 24 TMs {at_24}");
+    assert!((12.0..24.0).contains(&tms), "mean TMs {tms}");
     assert!(o.core_hours < st.core_hours);
 
     let (lag_o, lag_s) = (

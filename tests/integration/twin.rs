@@ -551,3 +551,33 @@ fn observations_report_source_busy_time_with_the_versions_artefact() {
         half.vertices[1].busy_time_ms_per_s
     );
 }
+
+#[test]
+fn whole_unit_assignment_caps_a_source_at_partitions_over_the_busiest_subtask() {
+    // 24 partitions over 16 subtasks: 8 subtasks read 2 partitions and saturate first, so the
+    // source sustains 12 subtasks' worth; the busiest subtask is 1.33x the mean.
+    let even = Twin::new(setup(ysb(), static_config(16, 10), 10_000.0, 60, None));
+    let mut model = ysb();
+    model.spec.capacity.whole_unit_assignment = true;
+    let mut whole = Twin::new(setup(model, static_config(16, 10), 10_000.0, 60, None));
+    let (c_even, c_whole) = (even.capacity_rps()[0], whole.capacity_rps()[0]);
+    assert!(
+        (c_whole / c_even - 12.0 / 16.0).abs() < 1e-9,
+        "{c_whole} vs {c_even}"
+    );
+    whole.advance_until(SimTime::from_secs(60));
+    let sec = &whole.last_second()[0];
+    assert!(sec.busy_ms > 0.0);
+    assert!(
+        (sec.busy_max_ms / sec.busy_ms - 16.0 / 12.0).abs() < 1e-6,
+        "max {} vs mean {}",
+        sec.busy_max_ms,
+        sec.busy_ms
+    );
+    // At a divisor of 24 nothing changes.
+    let mut model = ysb();
+    model.spec.capacity.whole_unit_assignment = true;
+    let at_12 = Twin::new(setup(model, static_config(12, 10), 10_000.0, 60, None));
+    let even_12 = Twin::new(setup(ysb(), static_config(12, 10), 10_000.0, 60, None));
+    assert_eq!(at_12.capacity_rps()[0], even_12.capacity_rps()[0]);
+}

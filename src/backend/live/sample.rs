@@ -194,6 +194,8 @@ impl ObservationBuilder {
                     is_window: v.name.contains("Window"),
                     inputs: v.inputs.clone(),
                     busy_time_ms_per_s: bus,
+                    // The accumulated counters give the mean only; no skew is assumed.
+                    busy_time_max_ms_per_s: bus,
                     backpressured_time_ms_per_s: bp,
                     idle_time_ms_per_s: idle,
                     records_in_per_s: rin,
