@@ -5,9 +5,11 @@
 //! of the window. Recovery is the first second t after the lag first exceeded T (at or after
 //! t_inj) whose sample is <= T and such that every sample in [t, t + 30 s) is <= T; reported as
 //! t - t_inj. Seconds without a lag sample neither break nor prove the hold. If no lag sample in
-//! the horizon exceeds T the failure left no visible backlog: 0 s. If the horizon holds no lag
-//! sample at all, or the lag does not settle before the horizon ends, the failure is censored
-//! (`None`). These details reproduce the recovery columns of section 6 of the research notes.
+//! the horizon exceeds T the failure left no visible backlog: 0 s, unless the lag grew through
+//! the horizon by more than the margin (a job that cannot keep up at all: its median, and so T,
+//! is inflated by the growing backlog, and the failure's backlog hides in it), which is
+//! censored instead. If the horizon holds no lag sample at all, or the lag does not settle
+//! before the horizon ends, the failure is censored (`None`). These details reproduce the recovery columns of section 6 of the research notes.
 
 use crate::runfolder::Series;
 
@@ -66,7 +68,7 @@ pub fn recovery_times(
             if let Some(&next) = failures.get(i + 1) {
                 horizon = horizon.min(next);
             }
-            recovery_one(window, t_inj, horizon, threshold, params.hold_s)
+            recovery_one(window, t_inj, horizon, threshold, params)
         })
         .collect()
 }
@@ -77,15 +79,17 @@ fn recovery_one(
     t_inj: i64,
     horizon: i64,
     threshold: f64,
-    hold_s: i64,
+    params: &RecoveryParams,
 ) -> Option<i64> {
+    let hold_s = params.hold_s;
     let lo = window.partition_point(|p| p.0 < t_inj);
     let hi = window.partition_point(|p| p.0 < horizon);
     if lo >= hi {
         return None;
     }
     let Some(exceeded) = (lo..hi).find(|&k| window[k].1 > threshold) else {
-        return Some(0);
+        let grew = window[hi - 1].1 - window[lo].1;
+        return (grew <= params.threshold_margin_records).then_some(0);
     };
     (exceeded..hi)
         .find(|&k| {
@@ -164,6 +168,17 @@ mod tests {
         let lag = flat_with(1000, &[(120, 3999.0)], &[]);
         let r = recovery_times(&lag, &[100], 0, 1000, &RecoveryParams::default());
         assert_eq!(r, vec![Some(0)]);
+    }
+
+    #[test]
+    fn lag_growing_below_an_inflated_threshold_is_censored_not_zero() {
+        // A job that never keeps up: the lag climbs 100 records/s for 2 000 s, so the median
+        // (~100 K) puts T at ~300 K; the early failure never crosses it, yet the lag grew by
+        // 90 K through its horizon: censored, not "recovered in 0 s".
+        let points: Vec<(i64, f64)> = (0..2000).map(|t| (t, 100.0 * t as f64)).collect();
+        let lag = series(&points);
+        let r = recovery_times(&lag, &[100], 0, 2000, &RecoveryParams::default());
+        assert_eq!(r, vec![None]);
     }
 
     #[test]
