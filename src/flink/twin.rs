@@ -1297,6 +1297,9 @@ impl Twin {
     fn resume(&mut self) {
         self.status = JobStatus::Running;
         self.running_since = self.now;
+        // The restarted source tasks create new Kafka consumers, whose metrics start empty.
+        self.rate_stat.reset();
+        self.lag_stat.reset();
         self.totals
             .iter_mut()
             .for_each(|t| *t = VertexSecond::default());
