@@ -13,6 +13,10 @@ pub enum Change {
     Redeploy(JobConfig),
     /// A new TaskManager replica count (reactive mode + HPA).
     TaskManagers(u32),
+    /// A savepoint redeploy that happened whether or not the configuration the traces show
+    /// changed (the operator autoscaler also redeploys to change a vertex's parallelism below
+    /// the TaskManager count, which the traces do not record).
+    Restart(JobConfig),
 }
 
 /// How the recorded run's job was managed, from its name (`baseline`, `reactive`, `operator`,
@@ -79,15 +83,16 @@ pub fn timeline(run: &RunData, policy: RecordedPolicy, base: &JobConfig) -> Vec<
                 )
             })
             .collect(),
-        RecordedPolicy::Operator => stable_levels(run)
+        // Every decision of the operator autoscaler was a savepoint redeploy (Flink 1.17,
+        // research/demeter.md §3.3): replay each one the TaskManager series shows, with the level
+        // it came back with for every vertex (per-vertex parallelism was not recorded).
+        RecordedPolicy::Operator => redeploy_episodes(run)
             .into_iter()
-            .skip(1)
             .map(|(s, level)| {
                 let mut c = base.clone();
                 c.scale_out = level.max(1);
-                // The redeploy happened before the new level registered: start it one
-                // redeploy earlier is unknowable from the series, so it starts when seen.
-                (SimTime::from_secs(s as u64), Change::Redeploy(c))
+                let at = (s - SAVEPOINT_LEAD_S).max(0) as u64;
+                (SimTime::from_secs(at), Change::Restart(c))
             })
             .collect(),
         RecordedPolicy::Demeter => run
@@ -117,6 +122,8 @@ pub struct ReplayPolicy {
     timeline: Vec<(SimTime, Change)>,
     next: usize,
     wanted: Option<JobConfig>,
+    /// `wanted` comes from a [`Change::Restart`]: redeploy even if the configuration matches.
+    force: bool,
     last_issued: Option<SimTime>,
     scheduler: SchedulerMode,
     checkpoint_interval: Option<SimDuration>,
@@ -134,11 +141,55 @@ impl ReplayPolicy {
             timeline,
             next: 0,
             wanted: None,
+            force: false,
             last_issued: None,
             scheduler,
             checkpoint_interval,
         }
     }
+}
+
+/// A redeploy takes all TaskManagers away: episodes with 0 registered TaskManagers for at
+/// least this long are redeploys (a failure loses one TaskManager, never all of them).
+const REDEPLOY_MIN_ZERO_S: i64 = 10;
+
+/// Stop-with-savepoint runs this long before the TaskManagers go away (the twin's
+/// `restart.savepoint_base_s`, research/demeter.md §3.4).
+const SAVEPOINT_LEAD_S: i64 = 5;
+
+/// The recorded savepoint redeploys, as (second since start when TaskManagers fell to 0,
+/// TaskManager level the job came back with = the highest level registered in the 60 s after
+/// the episode, before the next one).
+pub fn redeploy_episodes(run: &RunData) -> Vec<(i64, u32)> {
+    let pts = run
+        .task_managers
+        .range(run.start_epoch, run.start_epoch + run.window_s);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < pts.len() {
+        if pts[i].1.round() as i64 != 0 || i == 0 || pts[i - 1].1.round() as i64 == 0 {
+            i += 1;
+            continue;
+        }
+        let start = pts[i].0;
+        let mut j = i;
+        while j + 1 < pts.len() && pts[j + 1].1.round() as i64 == 0 {
+            j += 1;
+        }
+        let end = pts[j].0;
+        let after = pts[j + 1..]
+            .iter()
+            .take_while(|p| p.0 < end + 60 && p.1.round() as i64 != 0)
+            .map(|p| p.1.round() as u32)
+            .max();
+        if end - start + 1 >= REDEPLOY_MIN_ZERO_S {
+            if let Some(level) = after {
+                out.push((start - run.start_epoch, level));
+            }
+        }
+        i = j + 1;
+    }
+    out
 }
 
 fn same_deployment(a: &JobConfig, b: &JobConfig) -> bool {
@@ -166,13 +217,19 @@ impl Policy for ReplayPolicy {
                 Change::TaskManagers(n) => out.push(Action::SetTaskManagers(*n)),
                 Change::Redeploy(c) => {
                     self.wanted = Some(c.clone());
+                    self.force = false;
+                    self.last_issued = None;
+                }
+                Change::Restart(c) => {
+                    self.wanted = Some(c.clone());
+                    self.force = true;
                     self.last_issued = None;
                 }
             }
             self.next += 1;
         }
         if let Some(want) = &self.wanted {
-            if same_deployment(&observation.config, want) {
+            if same_deployment(&observation.config, want) && !self.force {
                 self.wanted = None;
             } else if observation.job_state == crate::policy::JobState::Running
                 && self
@@ -181,6 +238,8 @@ impl Policy for ReplayPolicy {
             {
                 out.push(Action::Redeploy(want.clone()));
                 self.last_issued = Some(observation.time);
+                // A forced restart is issued once; if it is refused the next one replaces it.
+                self.force = false;
             }
         }
         out
@@ -218,5 +277,48 @@ mod tests {
             ..RunData::default()
         };
         assert_eq!(stable_levels(&run), vec![(0, 24), (200, 12)]);
+    }
+
+    #[test]
+    fn redeploy_episodes_are_long_zero_dips_with_the_level_they_return_to() {
+        // 24 TMs, a 30-s redeploy at 100 coming back 7 then 12, a 3-s glitch at 200 (not a
+        // redeploy), a 20-s redeploy at 250 back to 24.
+        let mut pts = Vec::new();
+        for s in 0..400 {
+            let level = match s {
+                100..=129 => 0.0,
+                130..=131 => 7.0,
+                132..=199 => 12.0,
+                200..=202 => 0.0,
+                203..=249 => 12.0,
+                250..=269 => 0.0,
+                _ if s >= 270 => 24.0,
+                _ => 24.0,
+            };
+            pts.push((1000 + s, level));
+        }
+        let run = RunData {
+            start_epoch: 1000,
+            window_s: 400,
+            task_managers: Series { points: pts },
+            ..RunData::default()
+        };
+        assert_eq!(redeploy_episodes(&run), vec![(100, 12), (250, 24)]);
+        let base = initial_base();
+        let t = timeline(&run, RecordedPolicy::Operator, &base);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].0, SimTime::from_secs(95));
+        assert!(matches!(&t[1].1, Change::Restart(c) if c.scale_out == 24));
+    }
+
+    fn initial_base() -> JobConfig {
+        JobConfig {
+            scale_out: 24,
+            task_slots: 1,
+            cpu: 1.0,
+            memory_mb: 4096,
+            checkpoint_interval: SimDuration::from_secs(10),
+            parallelism_overrides: vec![],
+        }
     }
 }
