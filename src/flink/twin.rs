@@ -207,6 +207,7 @@ pub struct Twin {
     scratch: Vec<f64>,
     rng_failures: SimRng,
     rng_restart: SimRng,
+    rng_checkpoint: SimRng,
     rng_metrics: SimRng,
     jitter: Normal<f64>,
 
@@ -302,6 +303,7 @@ impl Twin {
             rng_failures,
             scratch: Vec::new(),
             rng_restart: stream(setup.seed, "restart"),
+            rng_checkpoint: stream(setup.seed, "checkpoint"),
             rng_metrics: stream(setup.seed, "metrics"),
             jitter: Normal::new(0.0, jitter_ms).expect("validated jitter"),
             edge: edge_state,
@@ -316,7 +318,7 @@ impl Twin {
         for (i, t) in twin.due.clone().into_iter().enumerate() {
             twin.queue.schedule(t, Event::FailureDue { index: i });
         }
-        twin.start_checkpointing();
+        twin.start_checkpoint_scheduler();
         twin.log(
             "job_running",
             format!("parallelism {}", twin.parallelism_text()),
@@ -1002,6 +1004,21 @@ impl Twin {
         }
     }
 
+    /// Flink's `CheckpointCoordinator.startCheckpointScheduler`, run whenever the job turns
+    /// RUNNING: the first trigger comes after a random delay uniform in [min pause (0),
+    /// interval] (`getRandomInitDelay`), then every interval. So after a restart the first
+    /// checkpoint comes on average half an interval in, not a whole one.
+    fn start_checkpoint_scheduler(&mut self) {
+        let interval_ms = self.config.checkpoint_interval.as_ms() as f64;
+        let delay_ms = (self.rng_checkpoint.random::<f64>() * interval_ms).round() as u64;
+        self.queue.schedule(
+            self.now + SimDuration::from_ms(delay_ms),
+            Event::CheckpointTrigger {
+                attempt: self.attempt,
+            },
+        );
+    }
+
     fn start_checkpointing(&mut self) {
         let at = self.now + self.config.checkpoint_interval;
         self.queue.schedule(
@@ -1308,7 +1325,7 @@ impl Twin {
         if !reactive {
             self.apply_parallelism();
         }
-        self.start_checkpointing();
+        self.start_checkpoint_scheduler();
         self.log(
             "job_running",
             format!("parallelism {}", self.parallelism_text()),
