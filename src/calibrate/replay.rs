@@ -69,7 +69,15 @@ pub fn stable_levels(run: &RunData) -> Vec<(i64, u32)> {
 }
 
 /// The configuration timeline of a recorded run, relative to its start, for `policy`.
-pub fn timeline(run: &RunData, policy: RecordedPolicy, base: &JobConfig) -> Vec<(SimTime, Change)> {
+///
+/// `job` describes the job model the timeline is for (used to read the operator runs' source
+/// parallelism off their catch-up plateaus); without it every vertex runs at the level.
+pub fn timeline(
+    run: &RunData,
+    policy: RecordedPolicy,
+    base: &JobConfig,
+    job: Option<ReplayJob>,
+) -> Vec<(SimTime, Change)> {
     let at = |epoch: i64| SimTime::from_secs((epoch - run.start_epoch).max(0) as u64);
     match policy {
         RecordedPolicy::Static => Vec::new(),
@@ -84,14 +92,23 @@ pub fn timeline(run: &RunData, policy: RecordedPolicy, base: &JobConfig) -> Vec<
             })
             .collect(),
         // Every decision of the operator autoscaler was a savepoint redeploy (Flink 1.17,
-        // research/demeter.md §3.3): replay each one the TaskManager series shows, with the level
-        // it came back with for every vertex (per-vertex parallelism was not recorded).
-        RecordedPolicy::Operator => redeploy_episodes(run)
+        // research/demeter.md §3.3): replay each one the TaskManager series shows, at the level
+        // it came back with. Per-vertex parallelism was not recorded: the source's is read off
+        // the catch-up plateau where the catch-up outlasted the metric window (capacity / one
+        // subtask's rate, at most the level), every other vertex runs at the level.
+        RecordedPolicy::Operator => redeploys(run)
             .into_iter()
-            .map(|(s, level)| {
+            .map(|r| {
                 let mut c = base.clone();
-                c.scale_out = level.max(1);
-                let at = (s - SAVEPOINT_LEAD_S).max(0) as u64;
+                c.scale_out = r.level.max(1);
+                if let (Some(peak), Some(job)) = (r.catch_up_peak_rps, job) {
+                    let p = (peak / job.source_subtask_rps)
+                        .ceil()
+                        .clamp(1.0, c.scale_out as f64) as u32;
+                    c.parallelism_overrides = vec![Some(c.scale_out); job.vertices.max(1)];
+                    c.parallelism_overrides[0] = Some(p);
+                }
+                let at = (r.at_s - SAVEPOINT_LEAD_S).max(0) as u64;
                 (SimTime::from_secs(at), Change::Restart(c))
             })
             .collect(),
@@ -157,10 +174,80 @@ const REDEPLOY_MIN_ZERO_S: i64 = 10;
 /// `restart.savepoint_base_s`, research/demeter.md §3.4).
 const SAVEPOINT_LEAD_S: i64 = 5;
 
-/// The recorded savepoint redeploys, as (second since start when TaskManagers fell to 0,
-/// TaskManager level the job came back with = the highest level registered in the 60 s after
-/// the episode, before the next one).
-pub fn redeploy_episodes(run: &RunData) -> Vec<(i64, u32)> {
+/// How long after a redeploy its catch-up is looked at.
+const CATCH_UP_WINDOW_S: i64 = 150;
+
+/// Kafka's `records-lag-max` holds a peak for up to 2 x 30 s; a lag above the recovery
+/// threshold for longer than this means the catch-up itself lasted beyond the metric window,
+/// so the throughput plateau during it is the source's capacity, not a smoothed burst.
+const LONG_CATCH_UP_S: usize = 90;
+
+/// What the replay needs to know of the job model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplayJob {
+    /// Records per second one source subtask sustains.
+    pub source_subtask_rps: f64,
+    /// Job vertices (the source is vertex 0).
+    pub vertices: usize,
+}
+
+/// One recorded savepoint redeploy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedRedeploy {
+    /// Seconds since the start when the TaskManagers fell to 0.
+    pub at_s: i64,
+    /// The TaskManager level the job came back with: the highest registered in the 60 s after
+    /// the episode, before the next one (= the largest vertex parallelism, 1 slot each).
+    pub level: u32,
+    /// The highest consumed rate in the catch-up after it, when the catch-up outlasted the
+    /// Kafka metric window (else `None`: the plateau is then only a lower bound).
+    pub catch_up_peak_rps: Option<f64>,
+}
+
+/// The recorded savepoint redeploys (see [`RecordedRedeploy`]).
+pub fn redeploys(run: &RunData) -> Vec<RecordedRedeploy> {
+    let lag = run
+        .consumer_lag
+        .range(run.start_epoch, run.start_epoch + run.window_s);
+    let lags: Vec<f64> = lag.iter().map(|p| p.1).filter(|v| v.is_finite()).collect();
+    let threshold = crate::report::stats::percentile(&lags, 0.5)
+        .map(|m| crate::report::RecoveryParams::default().threshold(m));
+    let episodes = redeploy_episodes(run);
+    episodes
+        .iter()
+        .enumerate()
+        .map(|(k, &(at_s, end_s, level))| {
+            let next = episodes
+                .get(k + 1)
+                .map_or(run.window_s, |e| e.0)
+                .min(end_s + CATCH_UP_WINDOW_S);
+            let (from, to) = (run.start_epoch + end_s + 1, run.start_epoch + next);
+            let long = threshold.is_some_and(|t| {
+                run.consumer_lag
+                    .range(from, to)
+                    .iter()
+                    .filter(|p| p.1 > t)
+                    .count()
+                    > LONG_CATCH_UP_S
+            });
+            let peak = run
+                .throughput_rps
+                .range(from, to)
+                .iter()
+                .map(|p| p.1)
+                .filter(|v| v.is_finite())
+                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+            RecordedRedeploy {
+                at_s,
+                level,
+                catch_up_peak_rps: peak.filter(|_| long),
+            }
+        })
+        .collect()
+}
+
+/// TaskManagers-at-0 episodes as (start, end, level after), seconds since the start.
+fn redeploy_episodes(run: &RunData) -> Vec<(i64, i64, u32)> {
     let pts = run
         .task_managers
         .range(run.start_epoch, run.start_epoch + run.window_s);
@@ -184,7 +271,7 @@ pub fn redeploy_episodes(run: &RunData) -> Vec<(i64, u32)> {
             .max();
         if end - start + 1 >= REDEPLOY_MIN_ZERO_S {
             if let Some(level) = after {
-                out.push((start - run.start_epoch, level));
+                out.push((start - run.start_epoch, end - run.start_epoch, level));
             }
         }
         i = j + 1;
@@ -303,12 +390,57 @@ mod tests {
             task_managers: Series { points: pts },
             ..RunData::default()
         };
-        assert_eq!(redeploy_episodes(&run), vec![(100, 12), (250, 24)]);
+        assert_eq!(
+            redeploy_episodes(&run),
+            vec![(100, 129, 12), (250, 269, 24)]
+        );
         let base = initial_base();
-        let t = timeline(&run, RecordedPolicy::Operator, &base);
+        let job = ReplayJob {
+            source_subtask_rps: 7_500.0,
+            vertices: 2,
+        };
+        let t = timeline(&run, RecordedPolicy::Operator, &base, Some(job));
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].0, SimTime::from_secs(95));
         assert!(matches!(&t[1].1, Change::Restart(c) if c.scale_out == 24));
+        // No lag series: no catch-up evidence, so no source override.
+        assert!(matches!(&t[0].1, Change::Restart(c) if c.parallelism_overrides.is_empty()));
+    }
+
+    #[test]
+    fn a_long_catch_up_gives_the_source_parallelism() {
+        // 24 TMs; redeploy at 100-129 back to 24; lag high (50 K vs a 1 K median) for 120 s,
+        // consumed rate 60 K during the catch-up: 60 000 / 7 500 = 8 source subtasks.
+        let mut tms = Vec::new();
+        let mut lag = Vec::new();
+        let mut thr = Vec::new();
+        for s in 0..1000 {
+            tms.push((s, if (100..130).contains(&s) { 0.0 } else { 24.0 }));
+            let catching_up = (130..250).contains(&s);
+            lag.push((s, if catching_up { 50_000.0 } else { 1_000.0 }));
+            thr.push((s, if catching_up { 60_000.0 } else { 30_000.0 }));
+        }
+        let run = RunData {
+            start_epoch: 0,
+            window_s: 1000,
+            task_managers: Series { points: tms },
+            consumer_lag: Series { points: lag },
+            throughput_rps: Series { points: thr },
+            ..RunData::default()
+        };
+        let r = redeploys(&run);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].catch_up_peak_rps, Some(60_000.0));
+        let job = ReplayJob {
+            source_subtask_rps: 7_500.0,
+            vertices: 2,
+        };
+        let t = timeline(&run, RecordedPolicy::Operator, &initial_base(), Some(job));
+        assert!(
+            matches!(&t[0].1, Change::Restart(c)
+                if c.parallelism_overrides == vec![Some(8), Some(24)] && c.max_parallelism() == 24),
+            "{t:?}"
+        );
     }
 
     fn initial_base() -> JobConfig {

@@ -14,7 +14,7 @@ use crate::runfolder::{RunData, Series};
 use crate::simulate::RunResult;
 use crate::time::{SimDuration, SimTime};
 
-use super::replay::{timeline, RecordedPolicy, ReplayPolicy};
+use super::replay::{timeline, RecordedPolicy, ReplayJob, ReplayPolicy};
 
 /// Everything needed to replay one recorded run.
 pub struct RecordedSetup {
@@ -79,8 +79,28 @@ pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
         schedule: FailureSchedule::At(failures),
         align_before_checkpoint: None,
     });
+    // What one source subtask sustains at full parallelism in this model (the operator
+    // replays read their source parallelism off catch-up plateaus with it).
+    let source_job = {
+        let probe = Twin::new(TwinSetup {
+            model: setup.model.clone(),
+            config: config.clone(),
+            scheduler,
+            node_speed: 1.0,
+            workload_rps: vec![0.0],
+            tick: setup.tick,
+            horizon: SimTime::from_secs(1),
+            failures: None,
+            seed: setup.seed,
+            start_epoch: run.start_epoch,
+        });
+        ReplayJob {
+            source_subtask_rps: probe.capacity_rps()[0] / probe.parallelism()[0].max(1) as f64,
+            vertices: probe.parallelism().len(),
+        }
+    };
     let mut policy = ReplayPolicy::new(
-        timeline(run, setup.policy, &config),
+        timeline(run, setup.policy, &config, Some(source_job)),
         scheduler,
         Some(config.checkpoint_interval),
     );
