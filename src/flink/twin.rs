@@ -229,7 +229,7 @@ impl Twin {
     pub fn with_edge(setup: TwinSetup, edge: EdgeSetup) -> Twin {
         let chaining = edge.chaining.unwrap_or(setup.model.spec.job.chaining);
         let graph = if edge.is_heterogeneous() || edge.chaining.is_some() {
-            JobGraph::build_placed(&setup.model, chaining, Some(&edge.op_site))
+            JobGraph::build_placed(&setup.model, chaining, Some(&edge.chain_keys()))
         } else {
             JobGraph::build(&setup.model)
         };
@@ -472,10 +472,11 @@ impl Twin {
 
     // ----- edge placement -----
 
-    /// Changes the site of every operator: in Flink a new placement needs a restart (the
-    /// custom scheduler reads it at submission), so this is a stop-with-savepoint and redeploy
-    /// with the current configuration. Refused without sites, while not running, or for a
-    /// placement that names unknown sites.
+    /// Changes the site of every operator (all its subtasks; per-subtask plans are dropped):
+    /// in Flink a new placement needs a restart (the custom scheduler reads it at submission),
+    /// so this is a stop-with-savepoint and redeploy with the current configuration (downtime,
+    /// no replay). Refused without sites, while not running, or for a placement that names
+    /// unknown sites.
     pub fn set_placement(&mut self, op_site: Vec<usize>) -> Result<(), String> {
         if !self.edge.setup.is_heterogeneous() {
             return Err("placement needs [[cluster.sites]] in the scenario".into());
@@ -497,8 +498,9 @@ impl Twin {
     fn rebuild_for_placement(&mut self, op_site: Vec<usize>) {
         let mut setup = self.edge.setup.clone();
         setup.op_site = op_site;
+        setup.op_plan.clear();
         let chaining = setup.chaining.unwrap_or(self.setup.model.spec.job.chaining);
-        let graph = JobGraph::build_placed(&self.setup.model, chaining, Some(&setup.op_site));
+        let graph = JobGraph::build_placed(&self.setup.model, chaining, Some(&setup.chain_keys()));
         let totals = self.edge.totals.clone();
         let power = std::mem::take(&mut self.edge.power_w);
         let link_up = self.edge.link_up.clone();
@@ -751,15 +753,15 @@ impl Twin {
                 let dt_ms = dt_s * 1000.0;
                 if cap > 0.0 {
                     let busy = (done / cap).min(1.0);
-                    self.edge.add_busy(
-                        v,
-                        busy * self.parallelism[v] as f64 * cores_per_subtask * dt_s,
-                    );
+                    self.edge.add_busy(v, busy, cores_per_subtask, dt_s);
                     let want = available.min(cap);
                     let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy);
-                    acc.busy_ms += busy * dt_ms;
+                    // Reported busy time is the mean over subtasks: faster subtasks on faster
+                    // nodes are busy for less of the second than the slowest one.
+                    let busy_mean = busy * self.edge.busy_mean[v];
+                    acc.busy_ms += busy_mean * dt_ms;
                     acc.backpressured_ms += bp * dt_ms;
-                    acc.idle_ms += (1.0 - busy - bp) * dt_ms;
+                    acc.idle_ms += (1.0 - busy_mean - bp) * dt_ms;
                 } else {
                     acc.idle_ms += dt_ms;
                 }
@@ -1372,6 +1374,7 @@ impl Twin {
             };
             self.parallelism[v] = p.clamp(1, max_par);
         }
+        self.edge.lay_out(&self.graph, &self.parallelism);
         let spec = &self.setup.model.spec;
         let c = &spec.capacity;
         let cpu_per_slot = self.config.cpu / self.config.task_slots as f64;
