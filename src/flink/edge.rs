@@ -14,9 +14,10 @@
 //!   of the link's `queue_bytes`; the job edge is held back by its most constrained part
 //!   (round-robin and key-hash writers block on the channel without credit);
 //! - per tick the link delivers at most `payload bytes/s x dt`; it is shared among its crossing
-//!   edges **in proportion to their demand in the previous tick** (what the sender would have
-//!   sent unthrottled plus its queue; equal split before any demand) — deterministic, and
-//!   work-conserving for two or more saturated flows;
+//!   parts **max-min fairly by their demand in the previous tick** (what the sender would have
+//!   sent unthrottled plus its queue; TCP-like, §A6.3): a part that wants less than an equal
+//!   split gets what it wants, the others split the rest — deterministic and work-conserving
+//!   (a small filtered flow is not starved by a raw flow with a Kafka backlog behind it);
 //! - reverse pass: a crossing edge admits `(queue room) + min(link share, consumer room)`
 //!   records; a full queue backpressures the sender exactly like a full in-flight buffer;
 //! - latency across a link: RTT/2 + serialisation of one network buffer (full 32 KiB, or what
@@ -155,6 +156,8 @@ pub struct EdgeState {
     pub power_w: Series,
     /// The homogeneous twin's node speed.
     node_speed: f64,
+    /// Length of the last tick (link capacity per tick for the shares).
+    dt_s: f64,
 }
 
 impl EdgeState {
@@ -189,6 +192,7 @@ impl EdgeState {
             second_j: 0.0,
             power_w: Series::default(),
             node_speed,
+            dt_s: 1.0,
             setup,
         };
         st.lay_out(graph, &vec![1; n]);
@@ -412,25 +416,47 @@ impl EdgeState {
         reached
     }
 
-    /// After a tick: new link shares from this tick's demand.
-    pub fn end_tick(&mut self) {
+    /// After a tick of `dt_s`: new link shares from this tick's demand.
+    pub fn end_tick(&mut self, dt_s: f64) {
         if self.has_crossings() {
+            self.dt_s = dt_s;
             self.update_shares();
         }
     }
 
+    /// Max-min fair shares (TCP-like, edge_energy.md §A6.3) of each link among the crossing
+    /// parts on it, by last tick's demand (what the sender wanted to ship plus its queue): a
+    /// part that wants less than an equal split gets what it wants, the rest is split equally
+    /// among the others, and capacity nobody wants is split equally. One part gets the whole
+    /// link; before any demand the split is equal.
     fn update_shares(&mut self) {
         for l in 0..self.setup.links.len() {
-            let on: Vec<usize> = (0..self.cross.len())
+            let mut on: Vec<usize> = (0..self.cross.len())
                 .filter(|&e| self.cross[e].link == l)
                 .collect();
+            if on.len() == 1 {
+                self.share[on[0]] = 1.0;
+                continue;
+            }
+            let cap = self.setup.links[l].payload_bytes_per_s() * self.dt_s;
             let total: f64 = on.iter().map(|&e| self.demand[e]).sum();
+            if on.is_empty() || cap <= 0.0 || total <= 0.0 {
+                for &e in &on {
+                    self.share[e] = 1.0 / on.len() as f64;
+                }
+                continue;
+            }
+            // Water-filling, smallest demand first (ties: part order).
+            on.sort_by(|&x, &y| self.demand[x].total_cmp(&self.demand[y]).then(x.cmp(&y)));
+            let mut left = cap;
+            let n = on.len();
+            for (i, &e) in on.iter().enumerate() {
+                let give = self.demand[e].min(left / (n - i) as f64);
+                self.share[e] = give / cap;
+                left -= give;
+            }
             for &e in &on {
-                self.share[e] = if total > 0.0 {
-                    self.demand[e] / total
-                } else {
-                    1.0 / on.len() as f64
-                };
+                self.share[e] += left / cap / n as f64;
             }
         }
     }
@@ -551,5 +577,34 @@ impl EdgeState {
         let link = &self.setup.links[l];
         let used = |s: usize| self.site_used.get(s).copied().unwrap_or(false);
         used(link.a) && used(link.b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_pairs_subtask_i_with_subtask_i() {
+        let t = traffic_pairs(&[0, 0], &[0, 1], ShipStrategy::Forward);
+        assert_eq!(t, vec![(0, 0, 1, 2), (0, 1, 1, 2)]);
+        // One site each: everything crosses, exactly 1.
+        let t = traffic_pairs(&[0, 0, 0], &[1, 1, 1], ShipStrategy::Forward);
+        assert_eq!(t, vec![(0, 1, 3, 3)]);
+    }
+
+    #[test]
+    fn hash_and_rebalance_are_all_to_all_with_even_shares() {
+        // 1 of 2 senders on the edge, 1 of 4 receivers there: edge -> cloud = 1/2 x 3/4.
+        for ship in [ShipStrategy::Hash, ShipStrategy::Rebalance] {
+            let t = traffic_pairs(&[0, 1], &[0, 1, 1, 1], ship);
+            assert_eq!(
+                t,
+                vec![(0, 0, 1, 8), (0, 1, 3, 8), (1, 0, 1, 8), (1, 1, 3, 8)]
+            );
+        }
+        // Forward between different parallelisms is a rebalance in Flink.
+        let t = traffic_pairs(&[0], &[0, 1], ShipStrategy::Forward);
+        assert_eq!(t, vec![(0, 0, 1, 2), (0, 1, 1, 2)]);
     }
 }

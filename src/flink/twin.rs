@@ -774,7 +774,7 @@ impl Twin {
             self.lag_stat.record(self.now + dt, per_partition_lag);
         }
         self.scratch = scratch;
-        self.edge.end_tick();
+        self.edge.end_tick(dt_s);
         let nodes = self.homogeneous_nodes();
         self.edge.charge_tick(dt_s, nodes);
         self.trim_arrivals();

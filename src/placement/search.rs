@@ -80,6 +80,7 @@ pub fn evaluate(
 ) -> Result<Outcome, String> {
     let mut edge = scenario.edge.clone();
     edge.op_site = op_site.to_vec();
+    edge.op_plan.clear();
     edge.ingest_site = ingest_site;
     check_feasible(&edge, &scenario.model, &scenario.config)
         .map_err(|e| format!("infeasible: expected {}, found {}", e.expected, e.found))?;
@@ -284,6 +285,7 @@ fn baseline_metrics(
     let op_site = problem.placement(&scenario.model, &[]);
     let mut edge = scenario.edge.clone();
     edge.op_site = op_site;
+    edge.op_plan.clear();
     let overrides = Overrides {
         policy: Some("static".into()),
         duration: Some(w.warmup + w.measure),
