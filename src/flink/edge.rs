@@ -74,12 +74,11 @@ pub fn traffic_pairs(
     ship: ShipStrategy,
 ) -> Vec<(usize, usize, u64, u64)> {
     let mut n: BTreeMap<(usize, usize), u64> = BTreeMap::new();
-    let d;
-    if ship == ShipStrategy::Forward && up.len() == down.len() {
+    let d = if ship == ShipStrategy::Forward && up.len() == down.len() {
         for (a, b) in up.iter().zip(down) {
             *n.entry((*a, *b)).or_insert(0) += 1;
         }
-        d = up.len() as u64;
+        up.len() as u64
     } else {
         let count = |sites: &[usize]| {
             let mut c: BTreeMap<usize, u64> = BTreeMap::new();
@@ -94,8 +93,8 @@ pub fn traffic_pairs(
                 n.insert((*a, *b), x * y);
             }
         }
-        d = (up.len() * down.len()) as u64;
-    }
+        (up.len() * down.len()) as u64
+    };
     n.into_iter()
         .map(|((a, b), k)| (a, b, k, d.max(1)))
         .collect()
@@ -261,7 +260,7 @@ impl EdgeState {
         }
         let mut cross = Vec::new();
         let mut out_cross = vec![Vec::new(); n];
-        for v in 0..n {
+        for (v, outs) in out_cross.iter_mut().enumerate() {
             for &c in &graph.outputs[v] {
                 let ship = graph.vertices[c]
                     .inputs
@@ -293,7 +292,7 @@ impl EdgeState {
                         cross.len() - 1
                     })
                     .collect();
-                out_cross[v].push((parts, local.0 as f64 / local.1 as f64));
+                outs.push((parts, local.0 as f64 / local.1 as f64));
             }
         }
         self.ingest = self.setup.ingest_site.and_then(|s| {

@@ -65,6 +65,8 @@ enum RestartCause {
     InPlaceRescale,
     ReactiveRescale,
     Redeploy,
+    /// A new placement: rescheduled from the latest checkpoint.
+    Placement,
 }
 
 #[derive(Clone, Debug)]
@@ -212,8 +214,6 @@ pub struct Twin {
     outages: u64,
     /// A restart may not resume before this (a WAN link the job needs is down).
     hold_until: SimTime,
-    /// A placement (site per operator) waiting for the redeploy in flight.
-    pending_placement: Option<Vec<usize>>,
     sink_total: f64,
 }
 
@@ -302,7 +302,6 @@ impl Twin {
             link_outage: vec![(0, SimTime::ZERO); links],
             outages: 0,
             hold_until: SimTime::ZERO,
-            pending_placement: None,
             sink_total: 0.0,
             setup,
         };
@@ -472,14 +471,22 @@ impl Twin {
 
     // ----- edge placement -----
 
-    /// Changes the site of every operator (all its subtasks; per-subtask plans are dropped):
-    /// in Flink a new placement needs a restart (the custom scheduler reads it at submission),
-    /// so this is a stop-with-savepoint and redeploy with the current configuration (downtime,
-    /// no replay). Refused without sites, while not running, or for a placement that names
-    /// unknown sites.
+    /// Changes the site of every operator (all its subtasks; per-subtask plans are dropped).
+    /// In Flink a new placement needs the job rescheduled (the flink-placement custom
+    /// scheduler places subtasks when the job is scheduled; edge_energy.md §A1: "else restart
+    /// with the new placement"): the job restarts from its latest completed checkpoint —
+    /// downtime (restart delay, deployment, state restore) plus the replay of everything read
+    /// since that checkpoint. TaskManagers stay. Refused without sites, while not running, or
+    /// for a placement that names unknown sites.
     pub fn set_placement(&mut self, op_site: Vec<usize>) -> Result<(), String> {
         if !self.edge.setup.is_heterogeneous() {
             return Err("placement needs [[cluster.sites]] in the scenario".into());
+        }
+        if self.status != JobStatus::Running {
+            return Err(format!("job is {:?}, not running", self.status));
+        }
+        if self.pending_redeploy.is_some() {
+            return Err("a redeploy is in progress".into());
         }
         let ops = self.setup.model.spec.operators.len();
         let sites = self.edge.setup.sites.len();
@@ -488,9 +495,9 @@ impl Twin {
                 "expected {ops} site indices < {sites}, got {op_site:?}"
             ));
         }
-        let config = self.config.clone();
-        self.redeploy(config)?;
-        self.pending_placement = Some(op_site);
+        self.rebuild_for_placement(op_site);
+        self.reconfigurations += 1;
+        self.restart(RestartCause::Placement);
         Ok(())
     }
 
@@ -1241,7 +1248,7 @@ impl Twin {
         self.edge.clear_queues();
         let r = &self.setup.model.spec.restart;
         let delay = match cause {
-            RestartCause::Failover => r.restart_delay_s,
+            RestartCause::Failover | RestartCause::Placement => r.restart_delay_s,
             RestartCause::InPlaceRescale | RestartCause::ReactiveRescale => {
                 r.resource_stabilization_s.min(r.restart_delay_s.max(0.0))
             }
@@ -1341,9 +1348,6 @@ impl Twin {
         self.tm_registered = 0;
         self.tm_unreachable = 0;
         self.set_config(p.config);
-        if let Some(op_site) = self.pending_placement.take() {
-            self.rebuild_for_placement(op_site);
-        }
         self.reconfigurations += 1;
         self.restart(RestartCause::Redeploy);
         self.completed = None; // a new job: no checkpoint history

@@ -211,7 +211,7 @@ fn a_placement_change_goes_through_the_backend_with_a_restart() {
     assert!(before / 120.0 < 120.0, "{}", before / 120.0);
     assert!((after - 390.625).abs() < 3.0, "{after}");
     let kinds: Vec<&str> = b.twin().events().iter().map(|e| e.kind).collect();
-    assert!(kinds.contains(&"placement_changed") && kinds.contains(&"savepoint_completed"));
+    assert!(kinds.contains(&"placement_changed") && kinds.contains(&"job_restarting"));
     assert_eq!(b.twin().reconfigurations(), 1);
     // Refused on a homogeneous scenario.
     let q = scenario("scenarios/quick.toml");
@@ -500,4 +500,92 @@ fn golden_edge_filter_100kbit() {
 #[test]
 fn golden_edge_nexmark_q3() {
     insta::assert_snapshot!("edge_nexmark_q3", golden("scenarios/edge_nexmark_q3.toml"));
+}
+
+/// Runs a scenario's policy by hand (observe, decide, apply every interval) for `secs`
+/// seconds; returns the sink total at every second and the policy's actions with their times.
+fn run_policy(s: &Scenario, secs: u64) -> (Vec<f64>, Vec<(u64, Action)>) {
+    let prepared = prepare(s, &Overrides::default()).unwrap();
+    let mut policy = prepared.policy;
+    let mut b = SimBackend::new(Twin::with_edge(prepared.setup, s.edge.clone()));
+    let every = policy.interval().as_ms() / 1000;
+    let mut sink = vec![0.0];
+    let mut actions = Vec::new();
+    for t in 1..=secs {
+        b.advance_until(SimTime::from_secs(t)).unwrap();
+        sink.push(b.twin().sink_records_total());
+        if t % every == 0 {
+            let obs = b.observe().unwrap();
+            for a in policy.decide(&obs) {
+                b.apply(&a).unwrap();
+                actions.push((t, a));
+            }
+        }
+    }
+    (sink, actions)
+}
+
+#[test]
+fn the_placement_policy_moves_the_filter_to_the_pi_when_the_wan_is_the_bottleneck() {
+    let s = scenario("scenarios/edge_placement_policy.toml");
+    let (sink, actions) = run_policy(&s, 400);
+    // One move, after the 60-s warm-up: the filter (operator 1) to the edge (site 0).
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let (t, a) = &actions[0];
+    assert_eq!(*t, 60);
+    assert_eq!(
+        a,
+        &Action::SetPlacement {
+            op_site: vec![0, 0, 1]
+        }
+    );
+    // Before: 0.3 x 390.6 = 117 rec/s at the sink; after the restart: 390.6.
+    let before = (sink[60] - sink[30]) / 30.0;
+    let after = (sink[400] - sink[200]) / 200.0;
+    assert!((before - 117.2).abs() < 3.0, "{before}");
+    assert!((after - 390.6).abs() < 3.0, "{after}");
+}
+
+#[test]
+fn the_placement_policy_restart_is_charged_downtime_and_replay() {
+    let s = scenario("scenarios/edge_placement_policy.toml");
+    let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
+    let ev = r.twin.events();
+    let changed = ev
+        .iter()
+        .position(|e| e.kind == "placement_changed")
+        .unwrap();
+    let restart = &ev[changed + 1];
+    assert_eq!(restart.kind, "job_restarting", "{:?}", &ev[changed..]);
+    // Checkpoints every 30 s, the move at 60 s: the records read since the last one replay.
+    assert!(
+        restart.detail.starts_with("Placement: replaying"),
+        "{restart:?}"
+    );
+    let running = ev[changed..]
+        .iter()
+        .find(|e| e.kind == "job_running")
+        .unwrap();
+    assert!(running.time > restart.time, "downtime {running:?}");
+    assert_eq!(r.twin.reconfigurations(), 1);
+    assert_eq!(r.twin.restarts(), 1);
+}
+
+#[test]
+fn the_placement_policy_leaves_the_placement_when_the_wan_is_not_the_bottleneck() {
+    // The same deployment at 500 Mbit/s: nothing is back-pressured, nothing moves.
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text =
+        std::fs::read_to_string(Path::new(root).join("scenarios/edge_placement_policy.toml"))
+            .unwrap()
+            .replace("../models/", &format!("{root}/models/"))
+            .replace("bandwidth_bps = 100000.0", "bandwidth_bps = 500000000.0");
+    let p = dir.path().join("fast.toml");
+    std::fs::write(&p, text).unwrap();
+    let s = demeter_sim::scenario::load(&p).unwrap();
+    let (sink, actions) = run_policy(&s, 300);
+    assert!(actions.is_empty(), "{actions:?}");
+    let rate = (sink[300] - sink[100]) / 200.0;
+    assert!((rate - 1500.0).abs() < 2.0, "{rate}");
 }
