@@ -232,6 +232,30 @@ pub fn assign_slots(
     Ok(out)
 }
 
+/// One line per vertex: `  <vertex> (i/n) -> site/node/slot, ...`.
+pub fn describe_slots(edge: &EdgeSetup, slots: &[VertexSlots]) -> String {
+    let mut out = String::new();
+    for v in slots {
+        let n = v.subtasks.len();
+        let parts: Vec<String> = v
+            .subtasks
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                format!(
+                    "{}/{n} {}:{} slot {}",
+                    i + 1,
+                    edge.sites[a.site].name,
+                    a.node,
+                    a.slot
+                )
+            })
+            .collect();
+        out.push_str(&format!("  {}: {}\n", v.vertex, parts.join(", ")));
+    }
+    out
+}
+
 /// Checks that every subtask gets a slot (= a core, as in the placement experiments) and the
 /// managed memory for its state on a node of its site, and that every pair of sites that
 /// exchanges records has a WAN link.

@@ -589,3 +589,27 @@ fn the_placement_policy_leaves_the_placement_when_the_wan_is_not_the_bottleneck(
     let rate = (sink[300] - sink[100]) / 200.0;
     assert!((rate - 1500.0).abs() < 2.0, "{rate}");
 }
+
+#[test]
+fn check_prints_the_node_and_slot_of_every_subtask() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check", "scenarios/edge_filter_split_100kbit.toml"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    // No slot sharing: the Pi's 4 slots hold 2 source + 1 filter subtasks.
+    assert!(
+        out.contains("  Source: SourceBid: 1/2 edge:0 slot 0, 2/2 edge:0 slot 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  EventsFilter: 1/2 edge:0 slot 2, 2/2 cloud:0 slot 0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  Sink: DummyLatencySink: 1/2 cloud:0 slot 1, 2/2 cloud:0 slot 2\n"),
+        "{out}"
+    );
+}
