@@ -61,15 +61,15 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
             policy_spec.params = toml::Table::new();
         }
     }
-    let mut policy =
-        policy::build(&policy_spec, rng::derive_seed(seed, "policy")).map_err(|e| {
-            SpecError::Invalid {
-                file: file.clone(),
-                key: "policy".into(),
-                expected: "a known policy with valid parameters".into(),
-                found: e.to_string(),
-            }
-        })?;
+    let policy = policy::build(&policy_spec, rng::derive_seed(seed, "policy")).map_err(|e| {
+        SpecError::Invalid {
+            file: file.clone(),
+            key: "policy".into(),
+            expected: "a known policy with valid parameters".into(),
+            found: e.to_string(),
+        }
+    })?;
+    let mut policy = policy;
     policy.attach(&scenario.model, &scenario.edge);
     let workload_spec = overrides.workload.as_ref().unwrap_or(&scenario.workload);
     let duration_s = duration.as_ms().div_ceil(1000);
