@@ -613,3 +613,47 @@ fn check_prints_the_node_and_slot_of_every_subtask() {
         "{out}"
     );
 }
+
+#[test]
+fn a_spread_join_gets_half_of_each_hash_input_across_the_link() {
+    // q3: filters in the cloud (p = 2), join spread over edge and cloud (1 + 1 subtasks).
+    // keyBy is all-to-all: half of each filter's records go to the Pi subtask; the join ->
+    // sink edge is forward: the Pi subtask's half crosses back.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(Path::new(root).join("scenarios/edge_nexmark_q3.toml"))
+        .unwrap()
+        .replace("../models/", &format!("{root}/models/"))
+        .replace(
+            "[placement.operators]",
+            "[placement.operators]\n\"join\" = { spread = { edge = 1, cloud = 1 } }",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("spread.toml");
+    std::fs::write(&p, text).unwrap();
+    let s = demeter_sim::scenario::load(&p).unwrap();
+    let t = Twin::with_edge(
+        prepare(&s, &Overrides::default()).unwrap().setup,
+        s.edge.clone(),
+    );
+    let g = t.graph();
+    let join = g.vertices.iter().position(|v| v.name == "join").unwrap();
+    assert_eq!(t.edge().subtask_site[join], vec![0, 1]);
+    let into: Vec<f64> = t
+        .edge()
+        .cross
+        .iter()
+        .filter(|c| c.to == join)
+        .map(|c| c.fraction)
+        .collect();
+    assert_eq!(into, vec![0.5, 0.5], "{:?}", t.edge().cross);
+    let out: Vec<f64> = t
+        .edge()
+        .cross
+        .iter()
+        .filter(|c| c.from == join)
+        .map(|c| c.fraction)
+        .collect();
+    assert_eq!(out, vec![0.5]);
+    // The join's speed is the Pi's: its capacity is 2 x a Pi subtask's.
+    assert!((t.edge().vertex_speed[join] - 0.3).abs() < 1e-12);
+}
