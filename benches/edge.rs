@@ -1,6 +1,7 @@
 //! Criterion benchmarks of edge placement: a 24-h edge scenario (Nexmark q3 on 2 Pis + 1 server
 //! behind a 50 Mbit/s WAN, energy accounted every tick) end to end, and one `place` comparison
-//! (all five strategies) on the placement experiments' job.
+//! (all five strategies) on the placement experiments' job; the `placement` policy and the
+//! per-subtask split filter over 24 h.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use demeter_sim::placement::search::{search, Windows};
@@ -26,6 +27,22 @@ fn edge(c: &mut Criterion) {
         b.iter(|| {
             let result = execute(prepare(&s, &overrides).expect("prepares"), |_, _| {});
             criterion::black_box(result.twin.energy().energy_j)
+        })
+    });
+    // The cost model online: WAN-bottleneck checks every 30 s, one placement change.
+    let pp = load("scenarios/edge_placement_policy.toml");
+    group.bench_function("placement_policy_filter_24h", |b| {
+        b.iter(|| {
+            let result = execute(prepare(&pp, &overrides).expect("prepares"), |_, _| {});
+            criterion::black_box(result.twin.sink_records_total())
+        })
+    });
+    // Per-subtask placement: the split filter (two crossing parts on one link).
+    let sp = load("scenarios/edge_filter_split_100kbit.toml");
+    group.bench_function("split_filter_24h", |b| {
+        b.iter(|| {
+            let result = execute(prepare(&sp, &overrides).expect("prepares"), |_, _| {});
+            criterion::black_box(result.twin.sink_records_total())
         })
     });
     let f = load("scenarios/edge_filter_100kbit.toml");

@@ -90,7 +90,11 @@ pub struct EdgeSetup {
     pub sites: Vec<Site>,
     pub links: Vec<WanLink>,
     /// Site of every operator of the job model (index into `sites`); empty = all on site 0.
+    /// With a per-subtask plan this is the site most of the operator's subtasks run on.
     pub op_site: Vec<usize>,
+    /// Per-subtask placement of operators (`[placement.operators]` lists or spread rules);
+    /// empty or `None` = every subtask of the operator on `op_site`.
+    pub op_plan: Vec<Option<SubtaskPlan>>,
     /// Operator chaining override (`pipeline.operator-chaining`); `None` = the job model's.
     pub chaining: Option<bool>,
     /// Slot sharing: with it a site needs max-parallelism slots, without it one slot per subtask.
@@ -112,6 +116,7 @@ impl Default for EdgeSetup {
             sites: Vec::new(),
             links: Vec::new(),
             op_site: Vec::new(),
+            op_plan: Vec::new(),
             chaining: None,
             slot_sharing: true,
             energy_node: NodeClasses::builtin()
@@ -140,6 +145,111 @@ impl EdgeSetup {
     }
     pub fn site_index(&self, name: &str) -> Option<usize> {
         self.sites.iter().position(|s| s.name == name)
+    }
+    /// The per-subtask plan of operator `op`, if it has one.
+    pub fn plan_of_op(&self, op: usize) -> Option<&SubtaskPlan> {
+        self.op_plan.get(op).and_then(Option::as_ref)
+    }
+    /// Where each of the `p` subtasks of operator `op` runs.
+    pub fn subtasks_of_op(&self, op: usize, p: u32) -> Vec<SubtaskSite> {
+        match self.plan_of_op(op) {
+            Some(plan) => plan.resolve(p),
+            None => vec![
+                SubtaskSite {
+                    site: self.site_of_op(op),
+                    node: None
+                };
+                p as usize
+            ],
+        }
+    }
+    /// Per operator, a key that is equal for two operators exactly when their subtasks run on
+    /// the same sites (what chaining needs): the site, or for a per-subtask plan a number past
+    /// the site indices shared by operators with an equal plan.
+    pub fn chain_keys(&self) -> Vec<usize> {
+        if self.op_plan.iter().all(Option::is_none) {
+            return self.op_site.clone();
+        }
+        (0..self.op_site.len())
+            .map(|i| match self.plan_of_op(i) {
+                None => self.site_of_op(i),
+                Some(plan) => {
+                    let first = (0..=i)
+                        .find(|&j| self.plan_of_op(j) == Some(plan))
+                        .unwrap_or(i);
+                    self.sites.len() + first
+                }
+            })
+            .collect()
+    }
+}
+
+/// Where one subtask runs: a site and, optionally, which of its nodes (`None`: the first node
+/// with a free slot, the way Flink's default slot allocation packs TaskManagers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SubtaskSite {
+    pub site: usize,
+    pub node: Option<u32>,
+}
+
+/// Per-subtask placement of one operator (the flink-placement custom scheduler's
+/// "<task> (<i>/<n>); <TaskManager>" lines, edge_energy.md §A1).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubtaskPlan {
+    /// One entry per subtask. At another parallelism (after a rescale) the list counts as a
+    /// spread with the shares it gives each site.
+    List(Vec<SubtaskSite>),
+    /// Subtasks split over sites in proportion to integer weights (largest remainder), in
+    /// contiguous blocks in site order; `(site, weight)` sorted by site.
+    Spread(Vec<(usize, u32)>),
+}
+
+impl SubtaskPlan {
+    /// The site (and node) of each of `p` subtasks. Deterministic, integer arithmetic.
+    pub fn resolve(&self, p: u32) -> Vec<SubtaskSite> {
+        match self {
+            SubtaskPlan::List(l) if l.len() == p as usize => l.clone(),
+            SubtaskPlan::List(l) => {
+                let mut w: std::collections::BTreeMap<usize, u32> = Default::default();
+                for s in l {
+                    *w.entry(s.site).or_insert(0) += 1;
+                }
+                SubtaskPlan::Spread(w.into_iter().collect()).resolve(p)
+            }
+            SubtaskPlan::Spread(w) => {
+                let total: u64 = w.iter().map(|&(_, x)| x as u64).sum::<u64>().max(1);
+                let p64 = p as u64;
+                let mut count: Vec<u64> = w.iter().map(|&(_, x)| p64 * x as u64 / total).collect();
+                let mut left = p64 - count.iter().sum::<u64>();
+                // Largest remainder first, ties to the lower site.
+                let mut order: Vec<usize> = (0..w.len()).collect();
+                order.sort_by_key(|&k| std::cmp::Reverse(p64 * w[k].1 as u64 % total));
+                for k in order {
+                    if left == 0 {
+                        break;
+                    }
+                    count[k] += 1;
+                    left -= 1;
+                }
+                w.iter()
+                    .zip(count)
+                    .flat_map(|(&(site, _), n)| {
+                        std::iter::repeat_n(SubtaskSite { site, node: None }, n as usize)
+                    })
+                    .collect()
+            }
+        }
+    }
+    /// The site with the most subtasks at parallelism `p` (ties: the lower index).
+    pub fn main_site(&self, p: u32) -> usize {
+        let mut n: std::collections::BTreeMap<usize, u32> = Default::default();
+        for s in self.resolve(p) {
+            *n.entry(s.site).or_insert(0) += 1;
+        }
+        n.iter()
+            .max_by_key(|&(site, c)| (*c, std::cmp::Reverse(*site)))
+            .map(|(s, _)| *s)
+            .unwrap_or(0)
     }
 }
 
@@ -235,6 +345,47 @@ mod tests {
         };
         assert!((l.payload_bytes_per_s() / 32.0 - 390.625).abs() < 1e-9);
         assert!(l.connects(1, 0) && !l.connects(0, 0));
+    }
+
+    #[test]
+    fn spread_rules_split_subtasks_by_weight_in_site_blocks() {
+        let sp = SubtaskPlan::Spread(vec![(0, 1), (1, 3)]);
+        let sites = |p| sp.resolve(p).iter().map(|s| s.site).collect::<Vec<_>>();
+        assert_eq!(sites(4), vec![0, 1, 1, 1]);
+        assert_eq!(sites(2), vec![0, 1]); // 0.5 / 1.5: remainders 2 vs 2 -> lower site
+        assert_eq!(sites(1), vec![1]);
+        assert_eq!(sites(8), vec![0, 0, 1, 1, 1, 1, 1, 1]);
+        assert_eq!(sp.main_site(4), 1);
+        // A list at another parallelism keeps its shares.
+        let at = |site| SubtaskSite { site, node: None };
+        let l = SubtaskPlan::List(vec![at(0), at(1)]);
+        assert_eq!(l.resolve(2), vec![at(0), at(1)]);
+        assert_eq!(l.resolve(4), vec![at(0), at(0), at(1), at(1)]);
+        assert_eq!(l.main_site(2), 0);
+    }
+
+    #[test]
+    fn equal_plans_share_a_chain_key() {
+        let mut e = EdgeSetup {
+            sites: vec![
+                Site {
+                    name: "edge".into(),
+                    node_class: NodeClasses::builtin().get("rpi4b").unwrap().clone(),
+                    nodes: 1,
+                },
+                Site {
+                    name: "cloud".into(),
+                    node_class: NodeClasses::builtin().get("server").unwrap().clone(),
+                    nodes: 1,
+                },
+            ],
+            op_site: vec![0, 0, 1, 1],
+            ..EdgeSetup::default()
+        };
+        assert_eq!(e.chain_keys(), vec![0, 0, 1, 1]);
+        let sp = SubtaskPlan::Spread(vec![(0, 1), (1, 1)]);
+        e.op_plan = vec![None, Some(sp.clone()), Some(sp), None];
+        assert_eq!(e.chain_keys(), vec![0, 3, 3, 1]);
     }
 
     #[test]

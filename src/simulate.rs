@@ -69,6 +69,8 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
             found: e.to_string(),
         }
     })?;
+    let mut policy = policy;
+    policy.attach(&scenario.model, &scenario.edge);
     let workload_spec = overrides.workload.as_ref().unwrap_or(&scenario.workload);
     let duration_s = duration.as_ms().div_ceil(1000);
     let mut wrng = rng::stream(seed, "workload");

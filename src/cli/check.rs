@@ -26,5 +26,23 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<()> {
         prepared.workload_mean_rps,
         prepared.failures_scheduled,
     );
+    if scenario.edge.is_heterogeneous() {
+        // Where every subtask runs (edge placement): site, node, slot.
+        let slots =
+            crate::placement::assign_slots(&scenario.edge, &scenario.model, &scenario.config)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: key `{}`: expected {}, found {}",
+                        args.scenario.display(),
+                        e.key,
+                        e.expected,
+                        e.found
+                    )
+                })?;
+        print!(
+            "{}",
+            crate::placement::describe_slots(&scenario.edge, &slots)
+        );
+    }
     Ok(())
 }

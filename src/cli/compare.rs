@@ -234,7 +234,9 @@ fn intro(
          per-run statistic (research/demeter.md §6 definitions). \"vs {reference}\" is the ratio \
          of the mean core-h / GB-h to {reference}'s. \">180 s\" sums over the seeds: failures \
          that took longer than 180 s to recover (censored ones included) / failures injected. \
-         \"reconf\" counts the restarts the policy caused (redeploys, rescales). Runs: \
+         \"reconf\" counts the restarts the policy caused (redeploys, rescales). \"energy kJ\" is \
+         the nodes' energy (linear power model per node class) plus the WAN's (J per bit + link \
+         base power). Runs: \
          `<policy>/seed<seed>/`; per-run numbers: `compare-runs.csv`.",
         scenario.path.display(),
         duration.unwrap_or(scenario.duration).as_ms().div_ceil(1000),
@@ -253,7 +255,7 @@ struct Metric {
     in_table: bool,
 }
 
-const METRICS: [Metric; 10] = [
+const METRICS: [Metric; 12] = [
     Metric {
         id: "latency_ms_mean",
         header: "lat mean ms",
@@ -324,7 +326,31 @@ const METRICS: [Metric; 10] = [
         fmt: fixed1,
         in_table: true,
     },
+    // Energy (report::energy: nodes by the linear power model + WAN), J; shown in kJ. Last,
+    // so that the columns before keep their places.
+    Metric {
+        id: "energy_j",
+        header: "energy kJ",
+        get: |r| r.summary.energy_j,
+        fmt: kilo,
+        in_table: true,
+    },
+    Metric {
+        id: "wan_energy_j",
+        header: "WAN kJ",
+        get: |r| r.summary.wan_energy_j,
+        fmt: kilo,
+        in_table: false,
+    },
 ];
+
+/// Metrics whose CSV columns come after the ratio and total columns (added later; the
+/// columns before them keep their places).
+const CSV_TAIL: [&str; 2] = ["energy_j", "wan_energy_j"];
+
+fn kilo(j: f64) -> String {
+    thousands(j / 1000.0)
+}
 
 /// Mean and sample standard deviation (n - 1) of the values present; s.d. needs two.
 fn mean_sd(values: &[f64]) -> (Option<f64>, Option<f64>) {
@@ -514,7 +540,9 @@ impl CompareTable {
     /// then the ratios and the totals. Full precision.
     fn csv(&self) -> String {
         let mut cols = vec!["policy".to_string(), "runs".to_string()];
-        for m in &METRICS {
+        let head = || METRICS.iter().filter(|m| !CSV_TAIL.contains(&m.id));
+        let tail = || METRICS.iter().filter(|m| CSV_TAIL.contains(&m.id));
+        for m in head() {
             cols.push(format!("{}_mean", m.id));
             cols.push(format!("{}_sd", m.id));
         }
@@ -527,19 +555,28 @@ impl CompareTable {
         ] {
             cols.push(c.into());
         }
+        for m in tail() {
+            cols.push(format!("{}_mean", m.id));
+            cols.push(format!("{}_sd", m.id));
+        }
         let mut out = cols.join(",") + "\n";
         let o = |x: Option<f64>| x.map_or_else(String::new, |v| v.to_string());
         for r in &self.rows {
             let mut c = vec![sweep::csv_field(&r.policy), r.runs.to_string()];
-            for (mean, sd) in &r.stats {
-                c.push(o(*mean));
-                c.push(o(*sd));
-            }
+            let stats = |tail: bool| {
+                METRICS
+                    .iter()
+                    .zip(&r.stats)
+                    .filter(move |(m, _)| CSV_TAIL.contains(&m.id) == tail)
+                    .flat_map(|(_, (mean, sd))| [o(*mean), o(*sd)])
+            };
+            c.extend(stats(false));
             c.push(o(r.core_ratio));
             c.push(o(r.mem_ratio));
             c.push(sweep::csv_field(&self.reference));
             c.push(r.over_180.to_string());
             c.push(r.injected.to_string());
+            c.extend(stats(true));
             out.push_str(&c.join(","));
             out.push('\n');
         }
@@ -558,9 +595,12 @@ impl CompareTable {
             ("recovery_s_mean", "Mean recovery time", "recovery (s)"),
             ("core_hours", "Core-hours", "core-hours"),
             ("latency_ms_p95", "Latency p95", "latency p95 (ms)"),
+            ("energy_j", "Energy (nodes + WAN)", "energy (kJ)"),
         ];
         for (id, title, label) in charts {
             let k = METRICS.iter().position(|m| m.id == id).expect("metric");
+            // Joules are plotted in kJ.
+            let scale = if id == "energy_j" { 1e-3 } else { 1.0 };
             let groups: Vec<(String, f64, f64)> = self
                 .rows
                 .iter()
@@ -568,8 +608,8 @@ impl CompareTable {
                     let (mean, sd) = r.stats[k];
                     (
                         r.policy.clone(),
-                        mean.unwrap_or(f64::NAN),
-                        sd.unwrap_or(0.0),
+                        mean.unwrap_or(f64::NAN) * scale,
+                        sd.unwrap_or(0.0) * scale,
                     )
                 })
                 .collect();

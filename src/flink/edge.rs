@@ -3,12 +3,21 @@
 //! a link adds, and the joules every node class and the WAN use.
 //!
 //! Link model (research/edge_energy.md §A6, simplified to what a fluid tick can carry):
-//! - every job edge whose endpoints sit on different sites crosses the link between them and
-//!   has its own queue `Q_e` (records) holding at most its share of the link's `queue_bytes`;
+//! - subtasks are placed one by one (`[placement.operators]`: a site, a per-subtask list or a
+//!   spread rule); records are spread evenly over a vertex's subtasks (Kafka partitions evenly
+//!   assigned, round-robin `rebalance`, uniform key groups for `hash`), so a vertex runs at
+//!   parallelism x its slowest subtask, and the share of a job edge's records that goes from
+//!   site `a` to site `b` follows the partitioning: `forward` pairs subtask i with subtask i
+//!   (`count(i: a -> b) / p`), `hash`/`rebalance` is all-to-all (`n_a / p_up x n_b / p_down`);
+//! - every such share between two different sites crosses the link between them (a crossing
+//!   part with fraction `phi`) and has its own queue `Q_e` (records) holding at most its share
+//!   of the link's `queue_bytes`; the job edge is held back by its most constrained part
+//!   (round-robin and key-hash writers block on the channel without credit);
 //! - per tick the link delivers at most `payload bytes/s x dt`; it is shared among its crossing
-//!   edges **in proportion to their demand in the previous tick** (what the sender would have
-//!   sent unthrottled plus its queue; equal split before any demand) — deterministic, and
-//!   work-conserving for two or more saturated flows;
+//!   parts **max-min fairly by their demand in the previous tick** (what the sender would have
+//!   sent unthrottled plus its queue; TCP-like, §A6.3): a part that wants less than an equal
+//!   split gets what it wants, the others split the rest — deterministic and work-conserving
+//!   (a small filtered flow is not starved by a raw flow with a Kafka backlog behind it);
 //! - reverse pass: a crossing edge admits `(queue room) + min(link share, consumer room)`
 //!   records; a full queue backpressures the sender exactly like a full in-flight buffer;
 //! - latency across a link: RTT/2 + serialisation of one network buffer (full 32 KiB, or what
@@ -19,10 +28,13 @@
 //! core-seconds of the subtasks on its site / (nodes x cores x dt); WAN energy is
 //! `wan_j_per_bit x bits delivered + base_power_w x t` per link.
 
+use std::collections::BTreeMap;
+
 use crate::cluster::{EdgeSetup, NodeClass};
 use crate::runfolder::Series;
 
 use super::graph::JobGraph;
+use super::model::ShipStrategy;
 
 /// `execution.buffer-timeout` default (A6 [R]): a partially filled buffer ships after 100 ms.
 const BUFFER_TIMEOUT_S: f64 = 0.1;
@@ -38,7 +50,7 @@ fn setup_record_bytes(graph: &JobGraph) -> f64 {
         .unwrap_or(1.0)
 }
 
-/// One job edge that crosses a WAN link.
+/// The part of one job edge that crosses one WAN link.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CrossEdge {
     pub from: usize,
@@ -46,6 +58,46 @@ pub struct CrossEdge {
     pub link: usize,
     /// Payload bytes per record on this edge (the sender's `out_record_bytes`).
     pub record_bytes: f64,
+    /// Share of the edge's records that take this link (1 when every subtask of both ends
+    /// sits on one site each).
+    pub fraction: f64,
+}
+
+/// How records of a job edge spread over (sender site, receiver site) pairs: `(a, b, n, d)`
+/// means `n / d` of the records go from site `a` to site `b` (exact integers, so a
+/// per-operator placement gives exactly 1). `forward` with equal parallelism pairs subtask i
+/// with subtask i; anything else (hash, rebalance, forward between different parallelisms,
+/// which Flink turns into rebalance) is all-to-all with even shares.
+pub fn traffic_pairs(
+    up: &[usize],
+    down: &[usize],
+    ship: ShipStrategy,
+) -> Vec<(usize, usize, u64, u64)> {
+    let mut n: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    let d = if ship == ShipStrategy::Forward && up.len() == down.len() {
+        for (a, b) in up.iter().zip(down) {
+            *n.entry((*a, *b)).or_insert(0) += 1;
+        }
+        up.len() as u64
+    } else {
+        let count = |sites: &[usize]| {
+            let mut c: BTreeMap<usize, u64> = BTreeMap::new();
+            for s in sites {
+                *c.entry(*s).or_insert(0) += 1;
+            }
+            c
+        };
+        let (cu, cd) = (count(up), count(down));
+        for (a, x) in &cu {
+            for (b, y) in &cd {
+                n.insert((*a, *b), x * y);
+            }
+        }
+        (up.len() * down.len()) as u64
+    };
+    n.into_iter()
+        .map(|((a, b), k)| (a, b, k, d.max(1)))
+        .collect()
 }
 
 /// Energy used so far, split as the reports want it.
@@ -65,13 +117,25 @@ pub struct EnergyTotals {
 #[derive(Clone, Debug)]
 pub struct EdgeState {
     pub setup: EdgeSetup,
-    /// Site of each vertex (0 for the homogeneous twin).
+    /// Main site of each vertex (0 for the homogeneous twin): where its first operator is
+    /// placed, or where most of its subtasks run.
     pub vertex_site: Vec<usize>,
-    /// Node speed of each vertex's site.
+    /// Site of every subtask of every vertex at the current parallelism.
+    pub subtask_site: Vec<Vec<usize>>,
+    /// Node speed of each vertex's slowest subtask (records are spread evenly, so it paces
+    /// the vertex).
     pub vertex_speed: Vec<f64>,
-    /// For each vertex, per output (aligned with `graph.outputs[v]`), the crossing edge index.
-    pub out_cross: Vec<Vec<Option<usize>>>,
+    /// Per vertex: `(site, weight)`, weight = the site's subtasks' busy time relative to the
+    /// slowest subtask's (`sum of min speed / speed`; = subtask count on one site).
+    busy_weight: Vec<Vec<(usize, f64)>>,
+    /// Per vertex: mean busy time of its subtasks relative to the slowest (1 on one site).
+    pub busy_mean: Vec<f64>,
+    /// For each vertex, per output (aligned with `graph.outputs[v]`), the crossing parts
+    /// (indices into `cross`) and the share of records that stays on its site.
+    pub out_cross: Vec<Vec<(Vec<usize>, f64)>>,
     pub cross: Vec<CrossEdge>,
+    /// Sites that run at least one subtask.
+    site_used: Vec<bool>,
     /// Records queued on each crossing edge's link share.
     pub queue: Vec<f64>,
     share: Vec<f64>,
@@ -89,87 +153,167 @@ pub struct EdgeState {
     second_j: f64,
     /// Mean power per second (W), the run folder's `power.csv`.
     pub power_w: Series,
+    /// The homogeneous twin's node speed.
+    node_speed: f64,
+    /// Length of the last tick (link capacity per tick for the shares).
+    dt_s: f64,
 }
 
 impl EdgeState {
-    /// Lays the job graph onto the sites; `node_speed` is the homogeneous twin's speed.
+    /// Lays the job graph onto the sites (every vertex at parallelism 1 until [`lay_out`]
+    /// is given the real one); `node_speed` is the homogeneous twin's speed.
+    ///
+    /// [`lay_out`]: EdgeState::lay_out
     pub fn new(setup: EdgeSetup, graph: &JobGraph, node_speed: f64) -> EdgeState {
         let n = graph.len();
-        let hetero = setup.is_heterogeneous();
-        let vertex_site: Vec<usize> = graph
-            .vertices
-            .iter()
-            .map(|vx| {
-                if hetero {
-                    setup.site_of_op(vx.operators[0])
-                } else {
-                    0
-                }
-            })
-            .collect();
-        let vertex_speed = vertex_site
-            .iter()
-            .map(|&s| {
-                if hetero {
-                    setup.sites[s].node_class.speed
-                } else {
-                    node_speed
-                }
-            })
-            .collect();
-        let mut cross = Vec::new();
-        let mut out_cross = vec![Vec::new(); n];
-        for v in 0..n {
-            for &c in &graph.outputs[v] {
-                let (sv, sc) = (vertex_site[v], vertex_site[c]);
-                let link = if sv != sc {
-                    setup.link_between(sv, sc)
-                } else {
-                    None
-                };
-                out_cross[v].push(link.map(|l| {
-                    cross.push(CrossEdge {
-                        from: v,
-                        to: c,
-                        link: l,
-                        record_bytes: graph.vertices[v].out_record_bytes,
-                    });
-                    cross.len() - 1
-                }));
-            }
-        }
-        let ingest = setup.ingest_site.and_then(|s| {
-            let src_site = vertex_site.first().copied().unwrap_or(0);
-            (s != src_site)
-                .then(|| setup.link_between(s, src_site))
-                .flatten()
-                .map(|l| (l, setup_record_bytes(graph)))
-        });
-        let k = cross.len();
         let sites = setup.sites.len().max(1);
         let links = setup.links.len();
         let mut st = EdgeState {
-            vertex_site,
-            vertex_speed,
-            out_cross,
-            queue: vec![0.0; k],
-            share: vec![0.0; k],
-            demand: vec![0.0; k],
-            deliver_max: vec![0.0; k],
-            delivered_sec: vec![0.0; k],
-            delivered_last_second: vec![0.0; k],
-            cross,
+            vertex_site: vec![0; n],
+            subtask_site: vec![Vec::new(); n],
+            vertex_speed: vec![node_speed; n],
+            busy_weight: vec![Vec::new(); n],
+            busy_mean: vec![1.0; n],
+            out_cross: vec![Vec::new(); n],
+            cross: Vec::new(),
+            site_used: vec![false; sites],
+            queue: Vec::new(),
+            share: Vec::new(),
+            demand: Vec::new(),
+            deliver_max: Vec::new(),
+            delivered_sec: Vec::new(),
+            delivered_last_second: Vec::new(),
             link_up: vec![true; links],
-            ingest,
+            ingest: None,
             totals: EnergyTotals::default(),
             busy_core_s: vec![0.0; sites],
             busy_core_s_total: vec![0.0; sites],
             second_j: 0.0,
             power_w: Series::default(),
+            node_speed,
+            dt_s: 1.0,
             setup,
         };
-        st.update_shares();
+        st.lay_out(graph, &vec![1; n]);
         st
+    }
+
+    fn speed_of(&self, site: usize) -> f64 {
+        if self.setup.is_heterogeneous() {
+            self.setup.sites[site].node_class.speed
+        } else {
+            self.node_speed
+        }
+    }
+
+    /// Places every subtask at `parallelism` (per vertex) and derives speeds, busy-time
+    /// weights and the crossing parts. Queues survive when the crossing parts stay the same
+    /// (always for per-operator placement); otherwise they start empty (a rescale restarts
+    /// the job and loses the records in flight anyway).
+    pub fn lay_out(&mut self, graph: &JobGraph, parallelism: &[u32]) {
+        let n = graph.len();
+        let hetero = self.setup.is_heterogeneous();
+        self.subtask_site = (0..n)
+            .map(|v| {
+                let p = parallelism.get(v).copied().unwrap_or(1).max(1);
+                if hetero {
+                    let op = graph.vertices[v].operators[0];
+                    self.setup
+                        .subtasks_of_op(op, p)
+                        .iter()
+                        .map(|s| s.site)
+                        .collect()
+                } else {
+                    vec![0; p as usize]
+                }
+            })
+            .collect();
+        self.vertex_site = (0..n)
+            .map(|v| {
+                let op = graph.vertices[v].operators[0];
+                match self.setup.plan_of_op(op) {
+                    Some(plan) if hetero => plan.main_site(self.subtask_site[v].len() as u32),
+                    _ if hetero => self.setup.site_of_op(op),
+                    _ => 0,
+                }
+            })
+            .collect();
+        self.site_used = vec![false; self.setup.sites.len().max(1)];
+        self.vertex_speed.clear();
+        self.busy_weight.clear();
+        self.busy_mean.clear();
+        for v in 0..n {
+            let sites = &self.subtask_site[v];
+            let slowest = sites
+                .iter()
+                .map(|&s| self.speed_of(s))
+                .fold(f64::INFINITY, f64::min);
+            let mut w: BTreeMap<usize, f64> = BTreeMap::new();
+            for &s in sites {
+                self.site_used[s] = true;
+                *w.entry(s).or_insert(0.0) += slowest / self.speed_of(s);
+            }
+            let total: f64 = w.values().sum();
+            self.vertex_speed.push(slowest);
+            self.busy_mean.push(total / sites.len() as f64);
+            self.busy_weight.push(w.into_iter().collect());
+        }
+        let mut cross = Vec::new();
+        let mut out_cross = vec![Vec::new(); n];
+        for (v, outs) in out_cross.iter_mut().enumerate() {
+            for &c in &graph.outputs[v] {
+                let ship = graph.vertices[c]
+                    .inputs
+                    .iter()
+                    .find(|&&(u, _)| u == v)
+                    .map(|&(_, s)| s)
+                    .unwrap_or_default();
+                let mut by_link: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
+                let mut local = (0u64, 1u64);
+                for (a, b, k, d) in
+                    traffic_pairs(&self.subtask_site[v], &self.subtask_site[c], ship)
+                {
+                    // A pair without a link stays local (scenarios are checked for links).
+                    match (a != b).then(|| self.setup.link_between(a, b)).flatten() {
+                        Some(l) => by_link.entry(l).or_insert((0, d)).0 += k,
+                        None => local = (local.0 + k, d),
+                    }
+                }
+                let parts = by_link
+                    .into_iter()
+                    .map(|(l, (k, d))| {
+                        cross.push(CrossEdge {
+                            from: v,
+                            to: c,
+                            link: l,
+                            record_bytes: graph.vertices[v].out_record_bytes,
+                            fraction: k as f64 / d as f64,
+                        });
+                        cross.len() - 1
+                    })
+                    .collect();
+                outs.push((parts, local.0 as f64 / local.1 as f64));
+            }
+        }
+        self.ingest = self.setup.ingest_site.and_then(|s| {
+            let src_site = self.vertex_site.first().copied().unwrap_or(0);
+            (s != src_site)
+                .then(|| self.setup.link_between(s, src_site))
+                .flatten()
+                .map(|l| (l, setup_record_bytes(graph)))
+        });
+        self.out_cross = out_cross;
+        if cross != self.cross {
+            let k = cross.len();
+            self.cross = cross;
+            self.queue = vec![0.0; k];
+            self.share = vec![0.0; k];
+            self.demand = vec![0.0; k];
+            self.deliver_max = vec![0.0; k];
+            self.delivered_sec = vec![0.0; k];
+            self.delivered_last_second = vec![0.0; k];
+            self.update_shares();
+        }
     }
 
     /// Whether any job edge crosses a link (the hot loop's fast path skips the link code).
@@ -204,23 +348,34 @@ impl EdgeState {
     }
 
     /// Reverse pass: records the edge `v -> outputs[v][k]` admits this tick, given the consumer
-    /// admits `accept_c`.
+    /// admits `accept_c`: the most constrained of its crossing parts (each gets its fraction
+    /// of the consumer's room) and its local share.
     #[inline]
     pub fn admit(&mut self, v: usize, k: usize, accept_c: f64, dt_s: f64) -> f64 {
-        let Some(e) = self.out_cross[v][k] else {
+        let (parts, local) = &self.out_cross[v][k];
+        if parts.is_empty() {
             return accept_c;
-        };
-        let ce = &self.cross[e];
-        let link = &self.setup.links[ce.link];
-        let bytes_per_s = if self.link_up[ce.link] {
-            link.payload_bytes_per_s()
+        }
+        let mut room = if *local > 0.0 {
+            accept_c
         } else {
-            0.0
+            f64::INFINITY
         };
-        let by_link = self.share[e] * bytes_per_s * dt_s / ce.record_bytes;
-        self.deliver_max[e] = by_link.min(accept_c).max(0.0);
-        let queue_cap = self.share_of_queue(e) * link.queue_bytes / ce.record_bytes;
-        (queue_cap - self.queue[e]).max(0.0) + self.deliver_max[e]
+        for &e in parts {
+            let ce = &self.cross[e];
+            let link = &self.setup.links[ce.link];
+            let bytes_per_s = if self.link_up[ce.link] {
+                link.payload_bytes_per_s()
+            } else {
+                0.0
+            };
+            let by_link = self.share[e] * bytes_per_s * dt_s / ce.record_bytes;
+            self.deliver_max[e] = by_link.min(accept_c * ce.fraction).max(0.0);
+            let queue_cap = self.share_of_queue(e) * link.queue_bytes / ce.record_bytes;
+            let part = (queue_cap - self.queue[e]).max(0.0) + self.deliver_max[e];
+            room = room.min(part / ce.fraction);
+        }
+        room
     }
 
     fn share_of_queue(&self, e: usize) -> f64 {
@@ -239,42 +394,68 @@ impl EdgeState {
     /// consumer this tick. `wanted` is what `v` would have sent unthrottled (demand).
     #[inline]
     pub fn send(&mut self, v: usize, k: usize, out: f64, wanted: f64) -> f64 {
-        let Some(e) = self.out_cross[v][k] else {
-            return out;
-        };
-        self.demand[e] = (wanted + self.queue[e]) * self.cross[e].record_bytes;
-        self.queue[e] += out;
-        let delivered = self.queue[e].min(self.deliver_max[e]).max(0.0);
-        self.queue[e] -= delivered;
-        self.delivered_sec[e] += delivered;
-        let bytes = delivered * self.cross[e].record_bytes;
-        self.totals.wan_bytes += bytes;
-        let j = bytes * 8.0 * self.setup.wan_j_per_bit;
-        self.totals.wan_energy_j += j;
-        self.totals.energy_j += j;
-        self.second_j += j;
-        delivered
+        let local = self.out_cross[v][k].1;
+        let mut reached = if local > 0.0 { out * local } else { 0.0 };
+        for i in 0..self.out_cross[v][k].0.len() {
+            let e = self.out_cross[v][k].0[i];
+            let phi = self.cross[e].fraction;
+            self.demand[e] = (wanted * phi + self.queue[e]) * self.cross[e].record_bytes;
+            self.queue[e] += out * phi;
+            let delivered = self.queue[e].min(self.deliver_max[e]).max(0.0);
+            self.queue[e] -= delivered;
+            self.delivered_sec[e] += delivered;
+            let bytes = delivered * self.cross[e].record_bytes;
+            self.totals.wan_bytes += bytes;
+            let j = bytes * 8.0 * self.setup.wan_j_per_bit;
+            self.totals.wan_energy_j += j;
+            self.totals.energy_j += j;
+            self.second_j += j;
+            reached += delivered;
+        }
+        reached
     }
 
-    /// After a tick: new link shares from this tick's demand.
-    pub fn end_tick(&mut self) {
+    /// After a tick of `dt_s`: new link shares from this tick's demand.
+    pub fn end_tick(&mut self, dt_s: f64) {
         if self.has_crossings() {
+            self.dt_s = dt_s;
             self.update_shares();
         }
     }
 
+    /// Max-min fair shares (TCP-like, edge_energy.md §A6.3) of each link among the crossing
+    /// parts on it, by last tick's demand (what the sender wanted to ship plus its queue): a
+    /// part that wants less than an equal split gets what it wants, the rest is split equally
+    /// among the others, and capacity nobody wants is split equally. One part gets the whole
+    /// link; before any demand the split is equal.
     fn update_shares(&mut self) {
         for l in 0..self.setup.links.len() {
-            let on: Vec<usize> = (0..self.cross.len())
+            let mut on: Vec<usize> = (0..self.cross.len())
                 .filter(|&e| self.cross[e].link == l)
                 .collect();
+            if on.len() == 1 {
+                self.share[on[0]] = 1.0;
+                continue;
+            }
+            let cap = self.setup.links[l].payload_bytes_per_s() * self.dt_s;
             let total: f64 = on.iter().map(|&e| self.demand[e]).sum();
+            if on.is_empty() || cap <= 0.0 || total <= 0.0 {
+                for &e in &on {
+                    self.share[e] = 1.0 / on.len() as f64;
+                }
+                continue;
+            }
+            // Water-filling, smallest demand first (ties: part order).
+            on.sort_by(|&x, &y| self.demand[x].total_cmp(&self.demand[y]).then(x.cmp(&y)));
+            let mut left = cap;
+            let n = on.len();
+            for (i, &e) in on.iter().enumerate() {
+                let give = self.demand[e].min(left / (n - i) as f64);
+                self.share[e] = give / cap;
+                left -= give;
+            }
             for &e in &on {
-                self.share[e] = if total > 0.0 {
-                    self.demand[e] / total
-                } else {
-                    1.0 / on.len() as f64
-                };
+                self.share[e] += left / cap / n as f64;
             }
         }
     }
@@ -284,12 +465,15 @@ impl EdgeState {
         self.queue.iter_mut().for_each(|q| *q = 0.0);
     }
 
-    /// Adds `busy_subtasks x cores_per_subtask x dt` busy core-seconds for vertex `v`.
+    /// Adds the busy core-seconds of vertex `v` in a tick of `dt_s`: `busy` is its slowest
+    /// subtask's busy fraction; each site gets `busy x weight x cores_per_subtask x dt`.
     #[inline]
-    pub fn add_busy(&mut self, v: usize, busy_core_s: f64) {
-        let s = self.vertex_site[v];
-        self.busy_core_s[s] += busy_core_s;
-        self.busy_core_s_total[s] += busy_core_s;
+    pub fn add_busy(&mut self, v: usize, busy: f64, cores_per_subtask: f64, dt_s: f64) {
+        for &(s, w) in &self.busy_weight[v] {
+            let c = busy * w * cores_per_subtask * dt_s;
+            self.busy_core_s[s] += c;
+            self.busy_core_s_total[s] += c;
+        }
     }
 
     /// Busy core-seconds on site `s` since the start.
@@ -390,6 +574,36 @@ impl EdgeState {
     /// side of link `l` (TaskManagers beyond it stop heartbeating).
     pub fn job_spans_link(&self, l: usize) -> bool {
         let link = &self.setup.links[l];
-        self.vertex_site.contains(&link.a) && self.vertex_site.contains(&link.b)
+        let used = |s: usize| self.site_used.get(s).copied().unwrap_or(false);
+        used(link.a) && used(link.b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_pairs_subtask_i_with_subtask_i() {
+        let t = traffic_pairs(&[0, 0], &[0, 1], ShipStrategy::Forward);
+        assert_eq!(t, vec![(0, 0, 1, 2), (0, 1, 1, 2)]);
+        // One site each: everything crosses, exactly 1.
+        let t = traffic_pairs(&[0, 0, 0], &[1, 1, 1], ShipStrategy::Forward);
+        assert_eq!(t, vec![(0, 1, 3, 3)]);
+    }
+
+    #[test]
+    fn hash_and_rebalance_are_all_to_all_with_even_shares() {
+        // 1 of 2 senders on the edge, 1 of 4 receivers there: edge -> cloud = 1/2 x 3/4.
+        for ship in [ShipStrategy::Hash, ShipStrategy::Rebalance] {
+            let t = traffic_pairs(&[0, 1], &[0, 1, 1, 1], ship);
+            assert_eq!(
+                t,
+                vec![(0, 0, 1, 8), (0, 1, 3, 8), (1, 0, 1, 8), (1, 1, 3, 8)]
+            );
+        }
+        // Forward between different parallelisms is a rebalance in Flink.
+        let t = traffic_pairs(&[0], &[0, 1], ShipStrategy::Forward);
+        assert_eq!(t, vec![(0, 0, 1, 2), (0, 1, 1, 2)]);
     }
 }

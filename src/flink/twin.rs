@@ -65,6 +65,8 @@ enum RestartCause {
     InPlaceRescale,
     ReactiveRescale,
     Redeploy,
+    /// A new placement: rescheduled from the latest checkpoint.
+    Placement,
 }
 
 #[derive(Clone, Debug)]
@@ -218,8 +220,6 @@ pub struct Twin {
     outages: u64,
     /// A restart may not resume before this (a WAN link the job needs is down).
     hold_until: SimTime,
-    /// A placement (site per operator) waiting for the redeploy in flight.
-    pending_placement: Option<Vec<usize>>,
     sink_total: f64,
 }
 
@@ -235,7 +235,7 @@ impl Twin {
     pub fn with_edge(setup: TwinSetup, edge: EdgeSetup) -> Twin {
         let chaining = edge.chaining.unwrap_or(setup.model.spec.job.chaining);
         let graph = if edge.is_heterogeneous() || edge.chaining.is_some() {
-            JobGraph::build_placed(&setup.model, chaining, Some(&edge.op_site))
+            JobGraph::build_placed(&setup.model, chaining, Some(&edge.chain_keys()))
         } else {
             JobGraph::build(&setup.model)
         };
@@ -310,7 +310,6 @@ impl Twin {
             link_outage: vec![(0, SimTime::ZERO); links],
             outages: 0,
             hold_until: SimTime::ZERO,
-            pending_placement: None,
             sink_total: 0.0,
             setup,
         };
@@ -480,13 +479,22 @@ impl Twin {
 
     // ----- edge placement -----
 
-    /// Changes the site of every operator: in Flink a new placement needs a restart (the
-    /// custom scheduler reads it at submission), so this is a stop-with-savepoint and redeploy
-    /// with the current configuration. Refused without sites, while not running, or for a
-    /// placement that names unknown sites.
+    /// Changes the site of every operator (all its subtasks; per-subtask plans are dropped).
+    /// In Flink a new placement needs the job rescheduled (the flink-placement custom
+    /// scheduler places subtasks when the job is scheduled; edge_energy.md §A1: "else restart
+    /// with the new placement"): the job restarts from its latest completed checkpoint —
+    /// downtime (restart delay, deployment, state restore) plus the replay of everything read
+    /// since that checkpoint. TaskManagers stay. Refused without sites, while not running, or
+    /// for a placement that names unknown sites.
     pub fn set_placement(&mut self, op_site: Vec<usize>) -> Result<(), String> {
         if !self.edge.setup.is_heterogeneous() {
             return Err("placement needs [[cluster.sites]] in the scenario".into());
+        }
+        if self.status != JobStatus::Running {
+            return Err(format!("job is {:?}, not running", self.status));
+        }
+        if self.pending_redeploy.is_some() {
+            return Err("a redeploy is in progress".into());
         }
         let ops = self.setup.model.spec.operators.len();
         let sites = self.edge.setup.sites.len();
@@ -495,9 +503,9 @@ impl Twin {
                 "expected {ops} site indices < {sites}, got {op_site:?}"
             ));
         }
-        let config = self.config.clone();
-        self.redeploy(config)?;
-        self.pending_placement = Some(op_site);
+        self.rebuild_for_placement(op_site);
+        self.reconfigurations += 1;
+        self.restart(RestartCause::Placement);
         Ok(())
     }
 
@@ -505,8 +513,9 @@ impl Twin {
     fn rebuild_for_placement(&mut self, op_site: Vec<usize>) {
         let mut setup = self.edge.setup.clone();
         setup.op_site = op_site;
+        setup.op_plan.clear();
         let chaining = setup.chaining.unwrap_or(self.setup.model.spec.job.chaining);
-        let graph = JobGraph::build_placed(&self.setup.model, chaining, Some(&setup.op_site));
+        let graph = JobGraph::build_placed(&self.setup.model, chaining, Some(&setup.chain_keys()));
         let totals = self.edge.totals.clone();
         let power = std::mem::take(&mut self.edge.power_w);
         let link_up = self.edge.link_up.clone();
@@ -759,20 +768,21 @@ impl Twin {
                 acc.records_out += out;
                 let dt_ms = dt_s * 1000.0;
                 if cap > 0.0 {
-                    // `cap` is what the hottest subtask allows; the mean subtask is
-                    // `load_skew` times less busy.
+                    // `cap` is what the hottest (whole-unit assignment) or slowest (edge
+                    // placement) subtask allows: its busy fraction is the max reported.
                     let busy_max = (done / cap).min(1.0);
+                    // The load, spread over the subtasks' units, is `load_skew` times less.
                     let busy = busy_max / self.load_skew[v];
-                    self.edge.add_busy(
-                        v,
-                        busy * self.parallelism[v] as f64 * cores_per_subtask * dt_s,
-                    );
+                    self.edge.add_busy(v, busy, cores_per_subtask, dt_s);
                     let want = available.min(cap);
                     let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy_max) / self.load_skew[v];
-                    acc.busy_ms += busy * dt_ms;
+                    // Reported busy time is the mean over subtasks: faster subtasks on faster
+                    // nodes are busy for less of the second than the slowest one.
+                    let busy_mean = busy * self.edge.busy_mean[v];
+                    acc.busy_ms += busy_mean * dt_ms;
                     acc.busy_max_ms += busy_max * dt_ms;
                     acc.backpressured_ms += bp * dt_ms;
-                    acc.idle_ms += (1.0 - busy - bp) * dt_ms;
+                    acc.idle_ms += (1.0 - busy_mean - bp) * dt_ms;
                 } else {
                     acc.idle_ms += dt_ms;
                 }
@@ -785,7 +795,7 @@ impl Twin {
             self.lag_stat.record(self.now + dt, per_partition_lag);
         }
         self.scratch = scratch;
-        self.edge.end_tick();
+        self.edge.end_tick(dt_s);
         let nodes = self.homogeneous_nodes();
         self.edge.charge_tick(dt_s, nodes);
         self.trim_arrivals();
@@ -1267,7 +1277,7 @@ impl Twin {
         self.edge.clear_queues();
         let r = &self.setup.model.spec.restart;
         let delay = match cause {
-            RestartCause::Failover => r.restart_delay_s,
+            RestartCause::Failover | RestartCause::Placement => r.restart_delay_s,
             RestartCause::InPlaceRescale | RestartCause::ReactiveRescale => {
                 r.resource_stabilization_s.min(r.restart_delay_s.max(0.0))
             }
@@ -1370,9 +1380,6 @@ impl Twin {
         self.tm_registered = 0;
         self.tm_unreachable = 0;
         self.set_config(p.config);
-        if let Some(op_site) = self.pending_placement.take() {
-            self.rebuild_for_placement(op_site);
-        }
         self.reconfigurations += 1;
         self.restart(RestartCause::Redeploy);
         self.completed = None; // a new job: no checkpoint history
@@ -1403,6 +1410,7 @@ impl Twin {
             };
             self.parallelism[v] = p.clamp(1, max_par);
         }
+        self.edge.lay_out(&self.graph, &self.parallelism);
         let spec = &self.setup.model.spec;
         let c = &spec.capacity;
         let cpu_per_slot = self.config.cpu / self.config.task_slots as f64;

@@ -8,6 +8,7 @@ pub mod ds2;
 pub mod flink_autoscaler;
 mod lvr;
 mod observation;
+pub mod placement;
 pub mod profile;
 mod reactive;
 mod static_policy;
@@ -40,8 +41,8 @@ pub enum Action {
     /// (Demeter); results arrive in later observations' `profiles`.
     Profile(Vec<JobConfig>),
     /// Edge placement: the site index of every operator of the job model. Flink needs a
-    /// restart for it (the custom scheduler reads the placement at submission): the backend
-    /// stops with a savepoint and redeploys.
+    /// restart for it (the custom scheduler places subtasks when the job is scheduled): the
+    /// backend restarts the job from its latest checkpoint with the new placement.
     SetPlacement { op_site: Vec<usize> },
 }
 
@@ -64,6 +65,15 @@ pub trait Policy: Send {
     /// How the job must be deployed for this policy (default: as the scenario says).
     fn deployment(&self) -> DeploymentHints {
         DeploymentHints::default()
+    }
+    /// Static facts of the deployment, given once before the run: the job model and the
+    /// cluster's sites and placement (what the operator deploying the job knows). Default:
+    /// ignored.
+    fn attach(
+        &mut self,
+        _model: &crate::flink::model::JobModel,
+        _edge: &crate::cluster::EdgeSetup,
+    ) {
     }
 }
 
@@ -90,6 +100,7 @@ pub const POLICY_NAMES: &[&str] = &[
     "operator35",
     "lvr",
     "demeter",
+    "placement",
 ];
 
 /// Builds a policy from its name and parameters.
@@ -124,6 +135,9 @@ pub fn build(spec: &PolicySpec, seed: u64) -> Result<Box<dyn Policy>, PolicyErro
         "demeter" => Ok(Box::new(crate::demeter::DemeterPolicy::new(
             crate::demeter::DemeterParams::from_table(&spec.params)?,
             seed,
+        ))),
+        "placement" => Ok(Box::new(placement::PlacementPolicy::new(
+            placement::PlacementParams::from_table(&spec.params)?,
         ))),
         other => Err(PolicyError::Unknown {
             name: other.to_string(),

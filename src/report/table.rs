@@ -61,7 +61,7 @@ fn int(x: f64) -> String {
 }
 
 /// Headers and right-alignment flags of the human tables (the columns of section 6).
-const HEADERS: [&str; 18] = [
+const HEADERS: [&str; 19] = [
     "run",
     "lat mean ms",
     "p50 ms",
@@ -80,6 +80,7 @@ const HEADERS: [&str; 18] = [
     "inj",
     "rec mean/p50/max s",
     ">180 s",
+    "energy kJ",
 ];
 
 fn human_cells(s: &Summary) -> Vec<String> {
@@ -124,6 +125,8 @@ fn human_cells(s: &Summary) -> Vec<String> {
         inj,
         rec,
         over,
+        // Nodes + WAN (report::energy); "-" for recorded runs without energy.json.
+        opt(s.energy_j, |j| thousands(j / 1000.0)),
     ]
 }
 
@@ -186,7 +189,7 @@ pub fn render_markdown(rows: &[Summary]) -> String {
     out
 }
 
-const CSV_HEADERS: [&str; 27] = [
+const CSV_HEADERS: [&str; 30] = [
     "run",
     "start_epoch",
     "window_s",
@@ -214,6 +217,9 @@ const CSV_HEADERS: [&str; 27] = [
     "recoveries_over_180s",
     "recoveries_censored",
     "recovery_s",
+    "energy_j",
+    "wan_energy_j",
+    "wan_bytes",
 ];
 
 fn csv_field(s: &str) -> String {
@@ -268,6 +274,9 @@ pub fn render_csv(rows: &[Summary]) -> String {
             s.recoveries_over_180s.to_string(),
             s.recoveries_censored.to_string(),
             recs.join(";"),
+            csv_opt(s.energy_j),
+            csv_opt(s.wan_energy_j),
+            csv_opt(s.wan_bytes),
         ];
         debug_assert_eq!(fields.len(), CSV_HEADERS.len());
         out.push_str(&fields.join(","));
@@ -379,13 +388,36 @@ mod tests {
         s.cpu_load_mean = None;
         let c = render_csv(&[s]);
         let lines: Vec<&str> = c.lines().collect();
-        assert_eq!(lines[0].split(',').count(), 27);
+        assert_eq!(lines[0].split(',').count(), 30);
+        assert!(
+            lines[0].ends_with(",recovery_s,energy_j,wan_energy_j,wan_bytes"),
+            "{c}"
+        );
         assert!(
             lines[1].starts_with("\"x,y\",100,64800,64500,1198.03,1135,"),
             "{c}"
         );
         assert!(!lines[1].contains("0.2312"), "{c}");
-        assert!(lines[1].ends_with(",1,1,95;censored"), "{c}");
+        assert!(lines[1].ends_with(",1,1,95;censored,,,"), "{c}");
+        let mut e = sample("e");
+        e.energy_j = Some(61_776.5);
+        e.wan_energy_j = Some(120.0);
+        e.wan_bytes = Some(7.5e6);
+        let c = render_csv(&[e]);
+        assert!(c.ends_with(",95;censored,61776.5,120,7500000\n"), "{c}");
+    }
+
+    #[test]
+    fn energy_is_the_last_column_in_kj_and_a_dash_without_energy() {
+        let mut e = sample("e");
+        e.energy_j = Some(61_776.5);
+        let t = render_table(&[sample("rec"), e.clone()]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].ends_with(">180 s  energy kJ"), "{t}");
+        assert!(lines[2].ends_with(" -"), "{t}");
+        assert!(lines[3].ends_with(" 62"), "{t}");
+        let m = render_markdown(&[e]);
+        assert!(m.lines().next().unwrap().ends_with("| energy kJ |"), "{m}");
     }
 
     #[test]

@@ -11,8 +11,12 @@ pub use spec::*;
 
 use std::path::{Path, PathBuf};
 
-use crate::cluster::{EdgeSetup, NodeClass, NodeClasses, Site, WanLink, DEFAULT_WAN_J_PER_BIT};
+use crate::cluster::{
+    EdgeSetup, NodeClass, NodeClasses, Site, SubtaskPlan, SubtaskSite, WanLink,
+    DEFAULT_WAN_J_PER_BIT,
+};
 use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule};
+use crate::flink::graph::JobGraph;
 use crate::flink::model::{JobModel, JobModelSpec};
 use crate::flink::{JobConfig, SchedulerMode};
 use crate::time::{SimDuration, SimTime};
@@ -466,8 +470,10 @@ fn check_edge(
         })?,
     };
     let ops = &model.spec.operators;
+    let site_names: Vec<&str> = edge.sites.iter().map(|s| s.name.as_str()).collect();
     let mut op_site = vec![default_site; ops.len()];
-    for (op, site) in &p.operators {
+    let mut op_plan: Vec<Option<SubtaskPlan>> = vec![None; ops.len()];
+    for (op, value) in &p.operators {
         let key = format!("placement.operators.{op:?}");
         let i = ops.iter().position(|o| &o.name == op).ok_or_else(|| {
             SpecError::invalid(
@@ -480,16 +486,169 @@ fn check_edge(
                 format!("{op:?}"),
             )
         })?;
-        op_site[i] = edge
-            .site_index(site)
-            .ok_or_else(|| SpecError::invalid(path, &key, "a site name", format!("{site:?}")))?;
+        match parse_operator_placement(&edge, value, path, &key, &site_names)? {
+            OperatorPlacement::Site(s) => op_site[i] = s,
+            OperatorPlacement::Plan(plan) => op_plan[i] = Some(plan),
+        }
     }
     edge.op_site = op_site;
+    edge.op_plan = op_plan;
     edge.chaining = p.chaining;
     edge.slot_sharing = p.slot_sharing;
+    if edge.op_plan.iter().any(Option::is_some) {
+        // Lists must give one site per subtask at the configured parallelism; the main site
+        // of a planned operator is where most of its subtasks run.
+        let chaining = edge.chaining.unwrap_or(model.spec.job.chaining);
+        let graph = JobGraph::build_placed(model, chaining, Some(&edge.chain_keys()));
+        let max_par = model.spec.job.max_parallelism;
+        for (i, op) in ops.iter().enumerate() {
+            let Some(plan) = edge.plan_of_op(i).cloned() else {
+                continue;
+            };
+            let par = config.parallelism(graph.vertex_of_op[i]).clamp(1, max_par);
+            if let SubtaskPlan::List(l) = &plan {
+                if l.len() != par as usize {
+                    return Err(SpecError::invalid(
+                        path,
+                        &format!("placement.operators.{:?}", op.name),
+                        &format!(
+                            "a list of {par} sites, one per subtask (the operator's parallelism is {par})"
+                        ),
+                        format!("{} entries", l.len()),
+                    ));
+                }
+            }
+            edge.op_site[i] = plan.main_site(par);
+            // A list with one site for every subtask and no nodes is the shorthand.
+            if let SubtaskPlan::List(l) = &plan {
+                if l.iter().all(|e| e.site == l[0].site && e.node.is_none()) {
+                    edge.op_plan[i] = None;
+                }
+            }
+        }
+    }
+    if edge.op_plan.iter().all(Option::is_none) {
+        edge.op_plan.clear();
+    }
     crate::placement::check_feasible(&edge, model, config)
-        .map_err(|e| SpecError::invalid(path, "placement", &e.expected, e.found))?;
+        .map_err(|e| SpecError::invalid(path, &e.key, &e.expected, e.found))?;
     Ok(edge)
+}
+
+/// One `[placement.operators]` entry, checked.
+enum OperatorPlacement {
+    Site(usize),
+    Plan(SubtaskPlan),
+}
+
+/// Parses `"site"`, `["site", "site:node", ...]` or `{ spread = { site = weight } }`. A list
+/// or spread that puts every subtask on one site without naming nodes is the shorthand.
+fn parse_operator_placement(
+    edge: &EdgeSetup,
+    value: &toml::Value,
+    path: &Path,
+    key: &str,
+    site_names: &[&str],
+) -> Result<OperatorPlacement, SpecError> {
+    let site = |name: &str, k: &str| {
+        edge.site_index(name).ok_or_else(|| {
+            SpecError::invalid(
+                path,
+                k,
+                &format!("a site name, one of {site_names:?}"),
+                format!("{name:?}"),
+            )
+        })
+    };
+    let shapes = "a site name, a list of \"site\" or \"site:node\" (one per subtask), or { spread = { site = weight, ... } }";
+    match value {
+        toml::Value::String(name) => Ok(OperatorPlacement::Site(site(name, key)?)),
+        toml::Value::Array(items) => {
+            let mut list = Vec::new();
+            for (j, item) in items.iter().enumerate() {
+                let k = format!("{key}[{j}]");
+                let Some(text) = item.as_str() else {
+                    return Err(SpecError::invalid(
+                        path,
+                        &k,
+                        "a site name or \"site:node\"",
+                        item,
+                    ));
+                };
+                let entry = if edge.site_index(text).is_some() {
+                    SubtaskSite {
+                        site: site(text, &k)?,
+                        node: None,
+                    }
+                } else if let Some((name, node)) = text.rsplit_once(':') {
+                    let s = site(name, &k)?;
+                    let nodes = edge.sites[s].nodes;
+                    let node: u32 = node.parse().ok().filter(|&n| n < nodes).ok_or_else(|| {
+                        SpecError::invalid(
+                            path,
+                            &k,
+                            &format!(
+                                "a node index 0..{} of site {name:?} after the colon",
+                                nodes - 1
+                            ),
+                            format!("{text:?}"),
+                        )
+                    })?;
+                    SubtaskSite {
+                        site: s,
+                        node: Some(node),
+                    }
+                } else {
+                    return Err(SpecError::invalid(
+                        path,
+                        &k,
+                        &format!("a site name, one of {site_names:?}, or \"site:node\""),
+                        format!("{text:?}"),
+                    ));
+                };
+                list.push(entry);
+            }
+            if list.is_empty() {
+                return Err(SpecError::invalid(path, key, shapes, "an empty list"));
+            }
+            Ok(OperatorPlacement::Plan(SubtaskPlan::List(list)))
+        }
+        toml::Value::Table(t) => {
+            let spread = match (t.len(), t.get("spread")) {
+                (1, Some(toml::Value::Table(w))) => w,
+                _ => return Err(SpecError::invalid(path, key, shapes, value)),
+            };
+            let k = format!("{key}.spread");
+            let mut weights = Vec::new();
+            for (name, w) in spread {
+                let s = site(name, &k)?;
+                let w = w
+                    .as_integer()
+                    .filter(|w| (1..=1_000_000).contains(w))
+                    .ok_or_else(|| {
+                        SpecError::invalid(
+                            path,
+                            &format!("{k}.{name}"),
+                            "an integer weight in 1..=1000000",
+                            w,
+                        )
+                    })?;
+                weights.push((s, w as u32));
+            }
+            weights.sort();
+            match weights.len() {
+                0 => Err(SpecError::invalid(
+                    path,
+                    &k,
+                    "at least one site = weight",
+                    "none",
+                )),
+                1 => Ok(OperatorPlacement::Site(weights[0].0)),
+                _ => Ok(OperatorPlacement::Plan(SubtaskPlan::Spread(weights))),
+            }
+        }
+        other => Err(SpecError::invalid(path, key, shapes, other)),
+    }
 }
 
 fn check_failures(

@@ -118,15 +118,17 @@ pub struct LinkSpec {
     pub base_power_w: f64,
 }
 
-/// `[placement]`: the site of each operator.
+/// `[placement]`: the site of each operator, or of each of its subtasks.
 #[derive(Clone, Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PlacementSpec {
     /// Site of operators not listed (default: the last site, conventionally the cloud).
     pub default_site: Option<String>,
-    /// Operator name -> site name.
+    /// Operator name -> where its subtasks run: a site name (every subtask; the shorthand),
+    /// a list with one `"site"` or `"site:node"` per subtask, or `{ spread = { site = weight,
+    /// ... } }`. Checked in `scenario::check_edge`.
     #[serde(default)]
-    pub operators: std::collections::BTreeMap<String, String>,
+    pub operators: std::collections::BTreeMap<String, toml::Value>,
     /// Override the job model's operator chaining.
     pub chaining: Option<bool>,
     /// Slot sharing (default true, Flink's default); the placement experiments disable it.

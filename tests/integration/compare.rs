@@ -91,7 +91,37 @@ fn compare_writes_run_folders_the_table_and_the_charts() {
         csv.lines().nth(1).unwrap().starts_with("static,2,"),
         "{csv}"
     );
+    // Energy: the last table column (kJ) and the last CSV columns, the mean of the runs'.
+    let header = md.lines().find(|l| l.starts_with("| policy |")).unwrap();
+    assert!(header.ends_with("| reconf | energy kJ |"), "{header}");
+    let cols: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        &cols[cols.len() - 4..],
+        [
+            "energy_j_mean",
+            "energy_j_sd",
+            "wan_energy_j_mean",
+            "wan_energy_j_sd"
+        ]
+    );
+    let vals: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let energy_mean: f64 = vals[cols.len() - 4].parse().unwrap();
     let runs = std::fs::read_to_string(out.join("compare-runs.csv")).unwrap();
+    let rcols: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    let k = rcols.iter().position(|c| *c == "energy_j").unwrap();
+    let per_run: Vec<f64> = runs
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(k).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(per_run.len(), 2);
+    assert!(
+        (energy_mean - (per_run[0] + per_run[1]) / 2.0).abs() < 1e-6 * energy_mean,
+        "{energy_mean} {per_run:?}"
+    );
+    // 11 min of quick.toml: at least 2 servers idling at 100 W.
+    assert!(energy_mean > 2.0 * 100.0 * 660.0, "{energy_mean}");
+    assert!(out.join("compare-energy_j.png").exists());
     assert!(runs.contains("\n0,static,100,static,"), "{runs}");
     assert!(runs.contains("\n1,static,101,static,"), "{runs}");
     for chart in ["tm_hours", "latency_le_1500ms_pct", "recovery_s_mean"] {

@@ -211,7 +211,7 @@ fn a_placement_change_goes_through_the_backend_with_a_restart() {
     assert!(before / 120.0 < 120.0, "{}", before / 120.0);
     assert!((after - 390.625).abs() < 3.0, "{after}");
     let kinds: Vec<&str> = b.twin().events().iter().map(|e| e.kind).collect();
-    assert!(kinds.contains(&"placement_changed") && kinds.contains(&"savepoint_completed"));
+    assert!(kinds.contains(&"placement_changed") && kinds.contains(&"job_restarting"));
     assert_eq!(b.twin().reconfigurations(), 1);
     // Refused on a homogeneous scenario.
     let q = scenario("scenarios/quick.toml");
@@ -267,6 +267,199 @@ fn bad_edge_input_names_the_file_key_and_expectation() {
     }
 }
 
+/// Sink and source rec/s over 120 s after a 60-s warm-up, with the scenario's own placement.
+fn own_placement_rates(s: &Scenario) -> (f64, f64) {
+    let prepared = prepare(s, &Overrides::default()).unwrap();
+    let mut t = Twin::with_edge(prepared.setup, s.edge.clone());
+    t.advance_until(SimTime::from_secs(60));
+    let (k0, r0) = (t.sink_records_total(), t.records_consumed_total());
+    t.advance_until(SimTime::from_secs(180));
+    (
+        (t.sink_records_total() - k0) / 120.0,
+        (t.records_consumed_total() - r0) / 120.0,
+    )
+}
+
+#[test]
+fn a_filter_split_over_pi_and_server_shares_the_link_by_partitioning() {
+    // Forward edges: half the raw records and half the filtered ones cross 100 kbit/s:
+    // X (0.5 + 0.5 s) = 390.6 -> sink = 390.6 x 2s / (1 + s) = 180.3 at s = 0.3.
+    let s = scenario("scenarios/edge_filter_split_100kbit.toml");
+    let (sink, src) = own_placement_rates(&s);
+    let want = 390.625 * 2.0 * 0.3 / 1.3;
+    assert!((sink - want).abs() < 3.0, "sink {sink} want {want}");
+    assert!((src - want / 0.3).abs() < 10.0, "source {src}");
+    // Two crossing parts on one link, each half of its job edge.
+    let t = Twin::with_edge(
+        prepare(&s, &Overrides::default()).unwrap().setup,
+        s.edge.clone(),
+    );
+    let parts: Vec<f64> = t.edge().cross.iter().map(|c| c.fraction).collect();
+    assert_eq!(parts, vec![0.5, 0.5]);
+    assert_eq!(t.edge().subtask_site[1], vec![0, 1]);
+}
+
+#[test]
+fn a_vertex_on_pi_and_server_runs_at_parallelism_times_its_slowest_subtask() {
+    let base = scenario("scenarios/edge_filter_500mbit.toml");
+    let cap = |edge: &demeter_sim::cluster::EdgeSetup| {
+        let t = Twin::with_edge(
+            prepare(&base, &Overrides::default()).unwrap().setup,
+            edge.clone(),
+        );
+        t.capacity_rps()[1]
+    };
+    let p = PlacementProblem::new(&base.edge, &base.model).unwrap();
+    let mut pi = base.edge.clone();
+    pi.op_site = p.placement(&base.model, &p.movable);
+    let mut server = base.edge.clone();
+    server.op_site = p.placement(&base.model, &[]);
+    let mut split = server.clone();
+    split.op_plan = vec![
+        None,
+        Some(demeter_sim::cluster::SubtaskPlan::Spread(vec![
+            (0, 1),
+            (1, 1),
+        ])),
+        None,
+    ];
+    let (c_pi, c_server, c_split) = (cap(&pi), cap(&server), cap(&split));
+    assert!((c_pi / c_server - 0.3).abs() < 1e-9, "{c_pi} {c_server}");
+    assert_eq!(c_split, c_pi);
+    // A list that names one site for every subtask is the per-operator shorthand.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_100kbit.toml"),
+    )
+    .unwrap()
+    .replace(
+        "../models/",
+        &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("list.toml");
+    std::fs::write(
+        &f,
+        text.replace(
+            "\"EventsFilter\" = \"edge\"",
+            "\"EventsFilter\" = [\"edge\", \"edge\"]",
+        ),
+    )
+    .unwrap();
+    let a = demeter_sim::scenario::load(&f).unwrap();
+    let b = scenario("scenarios/edge_filter_100kbit.toml");
+    assert_eq!(a.edge, b.edge);
+}
+
+#[test]
+fn impossible_subtask_placements_name_the_operator_key() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_split_100kbit.toml"),
+    )
+    .unwrap()
+    .replace(
+        "../models/",
+        &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
+    );
+    let filter = "\"EventsFilter\" = [\"edge\", \"cloud\"]";
+    let cases = [
+        // Wrong length for parallelism 2.
+        (
+            filter,
+            "\"EventsFilter\" = [\"edge\"]",
+            "placement.operators.\"EventsFilter\"",
+            "one per subtask",
+        ),
+        // The Pi site has one node (index 0).
+        (
+            filter,
+            "\"EventsFilter\" = [\"edge:1\", \"cloud\"]",
+            "placement.operators.\"EventsFilter\"[0]",
+            "node index",
+        ),
+        (
+            filter,
+            "\"EventsFilter\" = [\"edge\", \"moon\"]",
+            "placement.operators.\"EventsFilter\"[1]",
+            "site name",
+        ),
+        (
+            filter,
+            "\"EventsFilter\" = { spread = { edge = 0 } }",
+            "placement.operators.\"EventsFilter\".spread.edge",
+            "weight",
+        ),
+        (
+            filter,
+            "\"EventsFilter\" = 3",
+            "placement.operators.\"EventsFilter\"",
+            "spread",
+        ),
+    ];
+    for (from, to, key, what) in cases {
+        assert!(text.contains(from), "{from}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.toml");
+        std::fs::write(&p, text.replace(from, to)).unwrap();
+        let e = demeter_sim::scenario::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.toml") && e.contains(&format!("`{key}`")) && e.contains(what),
+            "{to}: {e}"
+        );
+    }
+    // 3 sources + 2 filter subtasks on a 4-core Pi without slot sharing: no slot for the
+    // filter's second Pi subtask.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    let bad = text
+        .replace("scale_out = 2 ", "scale_out = 3 ")
+        .replace(filter, "\"EventsFilter\" = [\"edge\", \"edge\", \"cloud\"]");
+    std::fs::write(&p, bad).unwrap();
+    let e = demeter_sim::scenario::load(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("`placement.operators.\"EventsFilter\"`")
+            && e.contains("subtask 1")
+            && e.contains("4 slots"),
+        "{e}"
+    );
+}
+
+#[test]
+fn keyed_state_per_subtask_must_fit_the_node_it_is_pinned_to() {
+    // q3's join holds 200 MB per subtask; a Pi node has 0.4 x 4 096 = 1 638 MB managed
+    // memory. Inflate the state so one subtask fits a Pi and two do not.
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let model = std::fs::read_to_string(Path::new(root).join("models/nexmark_q3.toml"))
+        .unwrap()
+        .replace("state_mb = 200.0", "state_mb = 1000.0");
+    std::fs::write(dir.path().join("q3.toml"), model).unwrap();
+    let text = std::fs::read_to_string(Path::new(root).join("scenarios/edge_nexmark_q3.toml"))
+        .unwrap()
+        .replace("../models/nexmark_q3.toml", "q3.toml")
+        .replace("../models/", &format!("{root}/models/"));
+    assert!(text.contains("[placement.operators]"), "{text}");
+    let with = |join: &str| {
+        let p = dir.path().join("s.toml");
+        std::fs::write(
+            &p,
+            text.replace(
+                "[placement.operators]",
+                &format!("[placement.operators]\n\"join\" = {join}"),
+            ),
+        )
+        .unwrap();
+        demeter_sim::scenario::load(&p)
+    };
+    // One join subtask on each Pi: fits. Both on Pi node 0: the second does not.
+    let ok = with("[\"edge:0\", \"edge:1\"]");
+    assert!(ok.is_ok(), "{:?}", ok.err());
+    let e = with("[\"edge:0\", \"edge:0\"]").unwrap_err().to_string();
+    assert!(
+        e.contains("`placement.operators.\"join\"[1]`") && e.contains("MB"),
+        "{e}"
+    );
+}
+
 fn golden(file: &str) -> String {
     let s = scenario(file);
     let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
@@ -307,4 +500,160 @@ fn golden_edge_filter_100kbit() {
 #[test]
 fn golden_edge_nexmark_q3() {
     insta::assert_snapshot!("edge_nexmark_q3", golden("scenarios/edge_nexmark_q3.toml"));
+}
+
+/// Runs a scenario's policy by hand (observe, decide, apply every interval) for `secs`
+/// seconds; returns the sink total at every second and the policy's actions with their times.
+fn run_policy(s: &Scenario, secs: u64) -> (Vec<f64>, Vec<(u64, Action)>) {
+    let prepared = prepare(s, &Overrides::default()).unwrap();
+    let mut policy = prepared.policy;
+    let mut b = SimBackend::new(Twin::with_edge(prepared.setup, s.edge.clone()));
+    let every = policy.interval().as_ms() / 1000;
+    let mut sink = vec![0.0];
+    let mut actions = Vec::new();
+    for t in 1..=secs {
+        b.advance_until(SimTime::from_secs(t)).unwrap();
+        sink.push(b.twin().sink_records_total());
+        if t % every == 0 {
+            let obs = b.observe().unwrap();
+            for a in policy.decide(&obs) {
+                b.apply(&a).unwrap();
+                actions.push((t, a));
+            }
+        }
+    }
+    (sink, actions)
+}
+
+#[test]
+fn the_placement_policy_moves_the_filter_to_the_pi_when_the_wan_is_the_bottleneck() {
+    let s = scenario("scenarios/edge_placement_policy.toml");
+    let (sink, actions) = run_policy(&s, 400);
+    // One move, after the 60-s warm-up: the filter (operator 1) to the edge (site 0).
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let (t, a) = &actions[0];
+    assert_eq!(*t, 60);
+    assert_eq!(
+        a,
+        &Action::SetPlacement {
+            op_site: vec![0, 0, 1]
+        }
+    );
+    // Before: 0.3 x 390.6 = 117 rec/s at the sink; after the restart: 390.6.
+    let before = (sink[60] - sink[30]) / 30.0;
+    let after = (sink[400] - sink[200]) / 200.0;
+    assert!((before - 117.2).abs() < 3.0, "{before}");
+    assert!((after - 390.6).abs() < 3.0, "{after}");
+}
+
+#[test]
+fn the_placement_policy_restart_is_charged_downtime_and_replay() {
+    let s = scenario("scenarios/edge_placement_policy.toml");
+    let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
+    let ev = r.twin.events();
+    let changed = ev
+        .iter()
+        .position(|e| e.kind == "placement_changed")
+        .unwrap();
+    let restart = &ev[changed + 1];
+    assert_eq!(restart.kind, "job_restarting", "{:?}", &ev[changed..]);
+    // Checkpoints every 30 s, the move at 60 s: the records read since the last one replay.
+    assert!(
+        restart.detail.starts_with("Placement: replaying"),
+        "{restart:?}"
+    );
+    let running = ev[changed..]
+        .iter()
+        .find(|e| e.kind == "job_running")
+        .unwrap();
+    assert!(running.time > restart.time, "downtime {running:?}");
+    assert_eq!(r.twin.reconfigurations(), 1);
+    assert_eq!(r.twin.restarts(), 1);
+}
+
+#[test]
+fn the_placement_policy_leaves_the_placement_when_the_wan_is_not_the_bottleneck() {
+    // The same deployment at 500 Mbit/s: nothing is back-pressured, nothing moves.
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text =
+        std::fs::read_to_string(Path::new(root).join("scenarios/edge_placement_policy.toml"))
+            .unwrap()
+            .replace("../models/", &format!("{root}/models/"))
+            .replace("bandwidth_bps = 100000.0", "bandwidth_bps = 500000000.0");
+    let p = dir.path().join("fast.toml");
+    std::fs::write(&p, text).unwrap();
+    let s = demeter_sim::scenario::load(&p).unwrap();
+    let (sink, actions) = run_policy(&s, 300);
+    assert!(actions.is_empty(), "{actions:?}");
+    let rate = (sink[300] - sink[100]) / 200.0;
+    assert!((rate - 1500.0).abs() < 2.0, "{rate}");
+}
+
+#[test]
+fn check_prints_the_node_and_slot_of_every_subtask() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["check", "scenarios/edge_filter_split_100kbit.toml"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    // No slot sharing: the Pi's 4 slots hold 2 source + 1 filter subtasks.
+    assert!(
+        out.contains("  Source: SourceBid: 1/2 edge:0 slot 0, 2/2 edge:0 slot 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  EventsFilter: 1/2 edge:0 slot 2, 2/2 cloud:0 slot 0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  Sink: DummyLatencySink: 1/2 cloud:0 slot 1, 2/2 cloud:0 slot 2\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_spread_join_gets_half_of_each_hash_input_across_the_link() {
+    // q3: filters in the cloud (p = 2), join spread over edge and cloud (1 + 1 subtasks).
+    // keyBy is all-to-all: half of each filter's records go to the Pi subtask; the join ->
+    // sink edge is forward: the Pi subtask's half crosses back.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(Path::new(root).join("scenarios/edge_nexmark_q3.toml"))
+        .unwrap()
+        .replace("../models/", &format!("{root}/models/"))
+        .replace(
+            "[placement.operators]",
+            "[placement.operators]\n\"join\" = { spread = { edge = 1, cloud = 1 } }",
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("spread.toml");
+    std::fs::write(&p, text).unwrap();
+    let s = demeter_sim::scenario::load(&p).unwrap();
+    let t = Twin::with_edge(
+        prepare(&s, &Overrides::default()).unwrap().setup,
+        s.edge.clone(),
+    );
+    let g = t.graph();
+    let join = g.vertices.iter().position(|v| v.name == "join").unwrap();
+    assert_eq!(t.edge().subtask_site[join], vec![0, 1]);
+    let into: Vec<f64> = t
+        .edge()
+        .cross
+        .iter()
+        .filter(|c| c.to == join)
+        .map(|c| c.fraction)
+        .collect();
+    assert_eq!(into, vec![0.5, 0.5], "{:?}", t.edge().cross);
+    let out: Vec<f64> = t
+        .edge()
+        .cross
+        .iter()
+        .filter(|c| c.from == join)
+        .map(|c| c.fraction)
+        .collect();
+    assert_eq!(out, vec![0.5]);
+    // The join's speed is the Pi's: its capacity is 2 x a Pi subtask's.
+    assert!((t.edge().vertex_speed[join] - 0.3).abs() < 1e-12);
 }
