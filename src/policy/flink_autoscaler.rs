@@ -19,7 +19,8 @@
 //! detection, observed scalability, memory tuning and GC/heap vetoes, excluded periods,
 //! quotas and the cluster-capacity check.
 
-use super::ds2::{topological_order, ParamReader};
+use super::ds2::topological_order;
+use super::params::ParamReader;
 use super::{Action, DeploymentHints, JobState, Observation, Policy, PolicyError};
 use crate::flink::SchedulerMode;
 use crate::time::{SimDuration, SimTime};

@@ -41,7 +41,7 @@
 
 use std::collections::VecDeque;
 
-use super::reactive::{bad, param_f64, param_u64, to_u32};
+use super::params::ParamReader;
 use super::{reject_unknown, Action, DeploymentHints, JobState, Observation, Policy, PolicyError};
 use crate::flink::SchedulerMode;
 use crate::time::{SimDuration, SimTime};
@@ -138,11 +138,12 @@ impl LvrParams {
     /// Defaults with the keys of `params` applied; unknown keys and bad values are errors.
     pub fn from_table(policy: &str, params: &toml::Table) -> Result<Self, PolicyError> {
         reject_unknown(policy, params, LVR_PARAMS)?;
+        let r = ParamReader { policy, params };
         let mut p = LvrParams::default();
-        if let Some(v) = param_u64(policy, params, "evaluation_period_s", 1)? {
+        if let Some(v) = r.opt_u64_at_least("evaluation_period_s", 1)? {
             p.evaluation_period_s = v;
         }
-        if let Some(v) = param_u64(policy, params, "window_s", 1)? {
+        if let Some(v) = r.opt_u64_at_least("window_s", 1)? {
             p.window_s = v;
         }
         match params.get("latency_statistic") {
@@ -154,55 +155,53 @@ impl LvrParams {
                 p.latency_statistic = LatencyStatistic::Mean
             }
             Some(v) => {
-                return Err(bad(
-                    policy,
+                return Err(r.err(
                     "latency_statistic",
-                    &format!("expected \"p99\" or \"mean\", found {v}"),
+                    format!("expected \"p99\" or \"mean\", found {v}"),
                 ))
             }
         }
-        if let Some(v) = param_f64(policy, params, "slo_ms", 0.0, None)? {
+        if let Some(v) = r.opt_f64_above("slo_ms", 0.0, None)? {
             p.slo_ms = v;
         }
-        if let Some(v) = param_u64(policy, params, "consecutive_violations", 1)? {
-            p.consecutive_violations = to_u32(policy, "consecutive_violations", v)?;
+        if let Some(v) = r.opt_u32_at_least("consecutive_violations", 1)? {
+            p.consecutive_violations = v;
         }
-        if let Some(v) = param_u64(policy, params, "top_k", 1)? {
-            p.top_k = to_u32(policy, "top_k", v)?;
+        if let Some(v) = r.opt_u32_at_least("top_k", 1)? {
+            p.top_k = v;
         }
-        if let Some(v) = param_f64(policy, params, "min_contribution", -1.0, Some(1.0))? {
+        if let Some(v) = r.opt_f64_above("min_contribution", -1.0, Some(1.0))? {
             p.min_contribution = v.max(0.0);
         }
-        if let Some(v) = param_f64(policy, params, "headroom", 0.0, Some(1.0))? {
+        if let Some(v) = r.opt_f64_above("headroom", 0.0, Some(1.0))? {
             p.headroom = v;
         }
-        if let Some(v) = param_u64(policy, params, "window_increment", 1)? {
-            p.window_increment = to_u32(policy, "window_increment", v)?;
+        if let Some(v) = r.opt_u32_at_least("window_increment", 1)? {
+            p.window_increment = v;
         }
-        if let Some(v) = param_f64(policy, params, "growth_cap", 1.0, None)? {
+        if let Some(v) = r.opt_f64_above("growth_cap", 1.0, None)? {
             p.growth_cap = v;
         }
-        if let Some(v) = param_u64(policy, params, "cooldown_s", 0)? {
+        if let Some(v) = r.opt_u64_at_least("cooldown_s", 0)? {
             p.cooldown_s = v;
         }
-        if let Some(v) = param_u64(policy, params, "restart_grace_s", 0)? {
+        if let Some(v) = r.opt_u64_at_least("restart_grace_s", 0)? {
             p.restart_grace_s = v;
         }
-        if let Some(v) = param_u64(policy, params, "max_task_managers", 1)? {
-            p.max_task_managers = to_u32(policy, "max_task_managers", v)?;
+        if let Some(v) = r.opt_u32_at_least("max_task_managers", 1)? {
+            p.max_task_managers = v;
         }
         match params.get("include_sources") {
             None => {}
             Some(toml::Value::Boolean(b)) => p.include_sources = *b,
             Some(v) => {
-                return Err(bad(
-                    policy,
+                return Err(r.err(
                     "include_sources",
-                    &format!("expected true or false, found {v}"),
+                    format!("expected true or false, found {v}"),
                 ))
             }
         }
-        if let Some(v) = param_u64(policy, params, "provisioning_timeout_s", 0)? {
+        if let Some(v) = r.opt_u64_at_least("provisioning_timeout_s", 0)? {
             p.provisioning_timeout_s = v;
         }
         Ok(p)

@@ -8,6 +8,7 @@ pub mod ds2;
 pub mod flink_autoscaler;
 mod lvr;
 mod observation;
+mod params;
 pub mod placement;
 pub mod profile;
 mod reactive;

@@ -9,6 +9,7 @@
 //! placement, applies it with `Action::SetPlacement` (a job restart from the latest checkpoint
 //! in the twin: downtime + replay). Otherwise it leaves the placement alone.
 
+use super::params::ParamReader;
 use super::{reject_unknown, Action, JobState, Observation, Policy, PolicyError};
 use crate::cluster::EdgeSetup;
 use crate::flink::graph::JobGraph;
@@ -58,39 +59,18 @@ impl Default for PlacementParams {
 impl PlacementParams {
     pub fn from_table(params: &toml::Table) -> Result<Self, PolicyError> {
         reject_unknown("placement", params, PLACEMENT_PARAMS)?;
-        let mut p = PlacementParams::default();
-        let bad = |key: &str, message: String| PolicyError::Param {
-            policy: "placement".into(),
-            key: key.into(),
-            message,
+        let d = PlacementParams::default();
+        let r = ParamReader {
+            policy: "placement",
+            params,
         };
-        let num = |key: &str| -> Result<Option<f64>, PolicyError> {
-            match params.get(key) {
-                None => Ok(None),
-                Some(toml::Value::Integer(i)) => Ok(Some(*i as f64)),
-                Some(toml::Value::Float(f)) => Ok(Some(*f)),
-                Some(v) => Err(bad(key, format!("expected a number, found {v}"))),
-            }
+        let p = PlacementParams {
+            interval_s: r.f64_in("interval_s", d.interval_s as f64, 1.0..=86_400.0)? as u64,
+            warm_up_s: r.f64_in("warm_up_s", d.warm_up_s as f64, 0.0..=86_400.0)? as u64,
+            u_max: r.f64_in("u_max", d.u_max, 0.01..=1.0)?,
+            backpressure_ms: r.f64_in("backpressure_ms", d.backpressure_ms, 0.0..=1000.0)?,
+            receiver_busy_ms: r.f64_in("receiver_busy_ms", d.receiver_busy_ms, 0.0..=1000.0)?,
         };
-        for (key, lo, hi) in [
-            ("interval_s", 1.0, 86_400.0),
-            ("warm_up_s", 0.0, 86_400.0),
-            ("u_max", 0.01, 1.0),
-            ("backpressure_ms", 0.0, 1000.0),
-            ("receiver_busy_ms", 0.0, 1000.0),
-        ] {
-            let Some(v) = num(key)? else { continue };
-            if !(v.is_finite() && (lo..=hi).contains(&v)) {
-                return Err(bad(key, format!("expected {lo}..={hi}, found {v}")));
-            }
-            match key {
-                "interval_s" => p.interval_s = v as u64,
-                "warm_up_s" => p.warm_up_s = v as u64,
-                "u_max" => p.u_max = v,
-                "backpressure_ms" => p.backpressure_ms = v,
-                _ => p.receiver_busy_ms = v,
-            }
-        }
         Ok(p)
     }
 }

@@ -27,6 +27,7 @@
 
 use std::collections::VecDeque;
 
+use super::params::ParamReader;
 use super::{reject_unknown, Action, DeploymentHints, Observation, Policy, PolicyError};
 use crate::flink::SchedulerMode;
 use crate::time::{SimDuration, SimTime};
@@ -111,42 +112,42 @@ impl HpaParams {
         params: &toml::Table,
     ) -> Result<Self, PolicyError> {
         reject_unknown(policy, params, REACTIVE_PARAMS)?;
+        let r = ParamReader { policy, params };
         let mut p = base;
-        if let Some(v) = param_u64(policy, params, "sync_period_s", 1)? {
+        if let Some(v) = r.opt_u64_at_least("sync_period_s", 1)? {
             p.sync_period_s = v;
         }
-        if let Some(v) = param_f64(policy, params, "target_utilization", 0.0, None)? {
+        if let Some(v) = r.opt_f64_above("target_utilization", 0.0, None)? {
             p.target_utilization = v;
         }
-        if let Some(v) = param_f64(policy, params, "tolerance", -1.0, Some(1.0))? {
+        if let Some(v) = r.opt_f64_above("tolerance", -1.0, Some(1.0))? {
             p.tolerance = v;
         }
-        if let Some(v) = param_u64(policy, params, "downscale_stabilization_s", 0)? {
+        if let Some(v) = r.opt_u64_at_least("downscale_stabilization_s", 0)? {
             p.downscale_stabilization_s = v;
         }
-        if let Some(v) = param_u64(policy, params, "min_replicas", 1)? {
-            p.min_replicas = to_u32(policy, "min_replicas", v)?;
+        if let Some(v) = r.opt_u32_at_least("min_replicas", 1)? {
+            p.min_replicas = v;
         }
-        if let Some(v) = param_u64(policy, params, "max_replicas", 1)? {
-            p.max_replicas = to_u32(policy, "max_replicas", v)?;
+        if let Some(v) = r.opt_u32_at_least("max_replicas", 1)? {
+            p.max_replicas = v;
         }
-        if let Some(v) = param_u64(policy, params, "metric_resolution_s", 1)? {
+        if let Some(v) = r.opt_u64_at_least("metric_resolution_s", 1)? {
             p.metric_resolution_s = v;
         }
-        if let Some(v) = param_u64(policy, params, "metrics_lag_s", 0)? {
+        if let Some(v) = r.opt_u64_at_least("metrics_lag_s", 0)? {
             p.metrics_lag_s = v;
         }
-        if let Some(v) = param_u64(policy, params, "checkpoint_interval_s", 1)? {
+        if let Some(v) = r.opt_u64_at_least("checkpoint_interval_s", 1)? {
             p.checkpoint_interval_s = Some(v);
         }
         if p.tolerance < 0.0 {
-            return Err(bad(policy, "tolerance", "expected a value in [0, 1)"));
+            return Err(r.err("tolerance", "expected a value in [0, 1)".into()));
         }
         if p.min_replicas > p.max_replicas {
-            return Err(bad(
-                policy,
+            return Err(r.err(
                 "min_replicas",
-                &format!(
+                format!(
                     "min_replicas {} exceeds max_replicas {}",
                     p.min_replicas, p.max_replicas
                 ),
@@ -356,71 +357,6 @@ impl Policy for ReactivePolicy {
                 .map(SimDuration::from_secs),
         }
     }
-}
-
-// ----- parameter parsing shared by this module's policies and `lvr` -----
-
-pub(super) fn bad(policy: &str, key: &str, message: &str) -> PolicyError {
-    PolicyError::Param {
-        policy: policy.to_string(),
-        key: key.to_string(),
-        message: message.to_string(),
-    }
-}
-
-/// A non-negative integer >= `min`, if present.
-pub(super) fn param_u64(
-    policy: &str,
-    params: &toml::Table,
-    key: &str,
-    min: u64,
-) -> Result<Option<u64>, PolicyError> {
-    match params.get(key) {
-        None => Ok(None),
-        Some(toml::Value::Integer(i)) if *i >= 0 && *i as u64 >= min => Ok(Some(*i as u64)),
-        Some(v) => Err(bad(
-            policy,
-            key,
-            &format!("expected an integer >= {min}, found {v}"),
-        )),
-    }
-}
-
-/// A number > `above` (and <= `at_most` if given), if present; integers are accepted.
-pub(super) fn param_f64(
-    policy: &str,
-    params: &toml::Table,
-    key: &str,
-    above: f64,
-    at_most: Option<f64>,
-) -> Result<Option<f64>, PolicyError> {
-    let v = match params.get(key) {
-        None => return Ok(None),
-        Some(toml::Value::Float(f)) => *f,
-        Some(toml::Value::Integer(i)) => *i as f64,
-        Some(v) => return Err(bad(policy, key, &format!("expected a number, found {v}"))),
-    };
-    let within = match at_most {
-        Some(m) => v <= m,
-        None => true,
-    };
-    let ok = v.is_finite() && v > above && within;
-    if !ok {
-        let range = match at_most {
-            Some(m) => format!("in ({above}, {m}]"),
-            None => format!("> {above}"),
-        };
-        return Err(bad(
-            policy,
-            key,
-            &format!("expected a number {range}, found {v}"),
-        ));
-    }
-    Ok(Some(v))
-}
-
-pub(super) fn to_u32(policy: &str, key: &str, v: u64) -> Result<u32, PolicyError> {
-    u32::try_from(v).map_err(|_| bad(policy, key, &format!("{v} is too large")))
 }
 
 #[cfg(test)]
