@@ -141,7 +141,7 @@ impl LiveConfig {
 /// Per-vertex metric ids to request, found once per job from the metric listing.
 struct MetricIds {
     job_id: String,
-    per_vertex: Vec<String>,
+    per_vertex: Vec<Vec<String>>,
 }
 
 const VERTEX_METRICS: [&str; 6] = [
@@ -258,7 +258,21 @@ impl LiveBackend {
         SimTime::from_ms(ms.saturating_sub(start_ms))
     }
 
-    fn metric_ids(&mut self, job: &rest::JobDetails) -> Result<Vec<String>, RestError> {
+    /// The metric ids worth requesting for one vertex, from its current metric listing.
+    fn vertex_metric_ids(&self, job_id: &str, vertex_id: &str) -> Result<Vec<String>, RestError> {
+        let url = format!("/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics");
+        let names = rest::parse_names(&url, &self.rest.get(&url)?)?;
+        Ok(names
+            .into_iter()
+            .filter(|n| {
+                VERTEX_METRICS.contains(&n.as_str())
+                    || (n.starts_with("Source__")
+                        && OPERATOR_SUFFIXES.iter().any(|s| n.ends_with(s)))
+            })
+            .collect())
+    }
+
+    fn metric_ids(&mut self, job: &rest::JobDetails) -> Result<Vec<Vec<String>>, RestError> {
         if let Some(m) = &self.metric_ids {
             if m.job_id == job.id && m.per_vertex.len() == job.vertices.len() {
                 return Ok(m.per_vertex.clone());
@@ -267,20 +281,10 @@ impl LiveBackend {
         let mut per_vertex = vec![];
         let mut complete = true;
         for v in &job.vertices {
-            let url = format!("/jobs/{}/vertices/{}/subtasks/metrics", job.id, v.id);
-            let names = rest::parse_names(&url, &self.rest.get(&url)?)?;
-            complete &= !names.is_empty();
             // Asking for an id a vertex lacks empties the whole answer: request only those listed.
-            let wanted: Vec<&str> = names
-                .iter()
-                .map(String::as_str)
-                .filter(|n| {
-                    VERTEX_METRICS.contains(n)
-                        || (n.starts_with("Source__")
-                            && OPERATOR_SUFFIXES.iter().any(|s| n.ends_with(s)))
-                })
-                .collect();
-            per_vertex.push(wanted.join(","));
+            let wanted = self.vertex_metric_ids(&job.id, &v.id)?;
+            complete &= !wanted.is_empty();
+            per_vertex.push(wanted);
         }
         if complete {
             self.metric_ids = Some(MetricIds {
@@ -291,6 +295,48 @@ impl LiveBackend {
         Ok(per_vertex)
     }
 
+    /// The aggregated counters of one vertex. Flink answers `[]` to the whole request when one
+    /// requested id is unknown to the metric store, and a restarted attempt does not always
+    /// register the same metrics as the one the ids were listed from: then the listing is read
+    /// again and the request repeated with the ids the vertex has now.
+    fn vertex_counters(
+        &mut self,
+        job_id: &str,
+        vertex_id: &str,
+        ids: &[String],
+    ) -> Result<VertexCounters, RestError> {
+        if ids.is_empty() {
+            return Ok(VertexCounters::default());
+        }
+        let fetch = |rest: &FlinkRest, ids: &[String]| {
+            let url = format!(
+                "/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics?get={}&agg=sum,avg,max",
+                ids.join(",")
+            );
+            rest::parse_agg(&url, &rest.get(&url)?)
+        };
+        let agg = fetch(&self.rest, ids)?;
+        if !agg.is_empty() {
+            return Ok(VertexCounters::from_agg(&agg));
+        }
+        let now_listed = self.vertex_metric_ids(job_id, vertex_id)?;
+        if now_listed.is_empty() || now_listed == ids {
+            return Ok(VertexCounters::default());
+        }
+        let gone: Vec<&str> = ids
+            .iter()
+            .filter(|i| !now_listed.contains(i))
+            .map(String::as_str)
+            .collect();
+        let msg = format!(
+            "vertex {vertex_id}: the metric store answered [] (ids no longer listed: {gone:?}); requesting the {} ids listed now",
+            now_listed.len()
+        );
+        self.say("metric_ids_refreshed", &msg);
+        self.metric_ids = None;
+        Ok(VertexCounters::from_agg(&fetch(&self.rest, &now_listed)?))
+    }
+
     /// One poll of the REST API.
     fn snapshot(&mut self) -> Result<Snapshot, RestError> {
         let url = format!("/jobs/{}", self.job_id);
@@ -299,20 +345,11 @@ impl LiveBackend {
         let ids = if job.all_running() {
             self.metric_ids(&job)?
         } else {
-            vec![String::new(); job.vertices.len()]
+            vec![Vec::new(); job.vertices.len()]
         };
         let mut counters = Vec::with_capacity(job.vertices.len());
         for (v, ids) in job.vertices.iter().zip(&ids) {
-            if ids.is_empty() {
-                counters.push(VertexCounters::default());
-                continue;
-            }
-            let url = format!(
-                "/jobs/{}/vertices/{}/subtasks/metrics?get={ids}&agg=sum,avg,max",
-                job.id, v.id
-            );
-            let agg = rest::parse_agg(&url, &self.rest.get(&url)?)?;
-            counters.push(VertexCounters::from_agg(&agg));
+            counters.push(self.vertex_counters(&job.id, &v.id, ids)?);
         }
         let overview = rest::parse_overview("/overview", &self.rest.get("/overview")?)?;
         let url = format!("/jobs/{}/metrics?get=numRestarts", job.id);

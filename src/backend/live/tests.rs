@@ -253,3 +253,54 @@ fn a_lost_task_manager_is_a_failure_in_the_recording() {
         .iter()
         .any(|e| e.kind == "task_manager_lost" && e.detail == "2 -> 1 TaskManagers registered"));
 }
+
+/// After a restart the new attempt may lack an id the old one listed; Flink then answers `[]`
+/// to the whole request, which froze the counters for the rest of the run (issue 6). The
+/// backend lists the ids again and observes rates with the ids the vertex has now.
+#[test]
+fn an_empty_answer_after_a_restart_refreshes_the_metric_ids() {
+    let f = fake_flink();
+    feed_counters(&f, 4);
+    let mut b = backend(&f, LiveConfig::new(JOB, SimDuration::from_secs(60)));
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    assert!(b.latest().is_some_and(|(_, valid)| *valid));
+    // The restarted attempt has no `arrivedRecords` (yet): the old request gets [].
+    let names: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("testdata/source_metric_names.json")).unwrap();
+    let fewer: Vec<&serde_json::Value> = names
+        .iter()
+        .filter(|m| m["id"] != "Source__gen.arrivedRecords")
+        .collect();
+    let fewer = serde_json::to_string(&fewer).unwrap();
+    let listing = format!("/jobs/{JOB}/vertices/{SRC}/subtasks/metrics");
+    f.clear("GET", &listing);
+    f.on("GET", &listing, 200, &fewer);
+    f.clear("GET", &src_metrics());
+    f.on("GET", &src_metrics(), 200, "[]");
+    let new_path = metrics_path(SRC, &fewer);
+    assert_ne!(new_path, src_metrics());
+    for k in 4..20 {
+        f.on("GET", &new_path, 200, &source_answer(k as f64));
+    }
+    b.advance_until(SimTime::from_secs(8)).unwrap();
+    let events = &b.recording().events;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "metric_ids_refreshed"
+                && e.detail.contains("Source__gen.arrivedRecords")),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.kind == "metrics_frozen"),
+        "{events:?}"
+    );
+    let (o, valid) = b.latest().unwrap();
+    assert!(*valid, "rates are observed again");
+    assert!(
+        (o.vertices[0].records_in_per_s - 1000.0).abs() < 1.0,
+        "{o:?}"
+    );
+    // Without the refresh the recording would have no throughput after the restart.
+    assert!(b.recording().run.throughput_rps.points.len() >= 6);
+}
