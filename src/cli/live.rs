@@ -66,6 +66,10 @@ pub struct LiveArgs {
     /// The uploaded jar id to resubmit after a stop-with-savepoint (`GET /jars`).
     #[arg(long)]
     pub resubmit_jar: Option<String>,
+    /// The job's jar file: uploaded and resubmitted from the latest checkpoint when a restarted
+    /// JobManager (no high availability) lost the job; also serves savepoint redeploys.
+    #[arg(long)]
+    pub resubmit_jar_file: Option<PathBuf>,
     #[arg(long)]
     pub entry_class: Option<String>,
     /// A program argument of the resubmitted job (repeatable, in order).
@@ -153,11 +157,18 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<()> {
     } else {
         RedeployMode::Savepoint
     };
-    cfg.resubmit = args.resubmit_jar.as_ref().map(|j| Resubmit {
-        jar_id: j.clone(),
-        entry_class: args.entry_class.clone(),
-        program_args: args.program_args.clone(),
-    });
+    if let Some(f) = &args.resubmit_jar_file {
+        if !f.is_file() {
+            bail!("--resubmit-jar-file {}: no such file", f.display());
+        }
+    }
+    cfg.resubmit =
+        (args.resubmit_jar.is_some() || args.resubmit_jar_file.is_some()).then(|| Resubmit {
+            jar_id: args.resubmit_jar.clone().unwrap_or_default(),
+            jar_file: args.resubmit_jar_file.clone(),
+            entry_class: args.entry_class.clone(),
+            program_args: args.program_args.clone(),
+        });
     if args.min_parallelism == 0 || args.min_parallelism > args.max_parallelism {
         bail!("--min-parallelism/--max-parallelism: expected 1 <= min <= max");
     }

@@ -53,7 +53,7 @@ pub enum Command {
     /// Choose operator placements on edge + cloud sites and compare them in the twin.
     Place(place::PlaceArgs),
     /// Drive a real Flink job with a policy through the REST API (wall clock).
-    Live(live::LiveArgs),
+    Live(Box<live::LiveArgs>),
     /// Back-test Demeter's workload forecaster against baselines on a recorded trace.
     ForecastEval(forecast_eval::ForecastEvalArgs),
 }

@@ -6,6 +6,13 @@
 # Everything the cluster writes (conf/, log/, run/ pid files, tmp/, state/) lives in CLUSTER_DIR;
 # FLINK_HOME stays untouched. Fast heartbeats (1 s / 5 s), the adaptive scheduler with 1-s
 # rescale timers, a 0.5-s REST cache and a 1-s metric fetch interval (docs: live_flink.md §2, §10).
+# Buffer debloating keeps ~1 s of records in flight (Flink default target): without it RateJob's
+# 8-byte records fill ~10^5 records of network buffers before the source is backpressured, and a
+# backlog beyond capacity hides there instead of showing as the source's pendingRecords (the lag).
+# web.timeout 10 s (default 600 s): the JobManager's metric fetcher waits for every TaskManager's
+# answer before it fetches again, and a query in flight to a TaskManager killed with SIGKILL is
+# only given up after web.timeout: with the default, every REST metric froze for minutes after a
+# TaskManager kill (seen in most live-test TaskManager kills; README "Live").
 # Environment: REST_PORT (18081), JM_RPC_PORT (16123), SLOTS (2 per TM), TM_MEMORY (1g),
 # SCHEDULER (adaptive|default), EXTRA_CONF (a YAML file appended to the config).
 # Prints the REST URL once all TaskManagers have registered; exits 1 after 90 s otherwise.
@@ -66,6 +73,8 @@ heartbeat.timeout: 5000
 web.refresh-interval: 500
 metrics.fetcher.update-interval: 1000
 web.tmpdir: $CLUSTER_DIR/tmp
+taskmanager.network.memory.buffer-debloat.enabled: true
+web.timeout: 10000
 YAML
 if [[ -n "${EXTRA_CONF:-}" ]]; then cat "$EXTRA_CONF" >> "$CLUSTER_DIR/conf/config.yaml"; fi
 echo "$url" > "$CLUSTER_DIR/rest_url"

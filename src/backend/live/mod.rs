@@ -99,6 +99,9 @@ pub enum RedeployMode {
 pub struct Resubmit {
     /// An uploaded jar's id (`GET /jars`).
     pub jar_id: String,
+    /// The jar file itself: uploaded again when the JobManager lost its uploads (a restart
+    /// without high availability).
+    pub jar_file: Option<std::path::PathBuf>,
     pub entry_class: Option<String>,
     pub program_args: Vec<String>,
 }
@@ -141,7 +144,7 @@ impl LiveConfig {
 /// Per-vertex metric ids to request, found once per job from the metric listing.
 struct MetricIds {
     job_id: String,
-    per_vertex: Vec<String>,
+    per_vertex: Vec<Vec<String>>,
 }
 
 const VERTEX_METRICS: [&str; 6] = [
@@ -178,6 +181,12 @@ pub struct LiveBackend {
     down_since: Option<SimTime>,
     /// Since when the job runs but no poll gave valid rates, and whether that was reported.
     frozen_since: Option<(SimTime, bool)>,
+    /// The latest completed checkpoint's path (`latest.completed.external_path`).
+    last_checkpoint_path: Option<String>,
+    /// Vertex ids and parallelism of the last poll of the running job (for a resubmit).
+    last_running: Option<(Vec<String>, Vec<u32>)>,
+    /// Since when the JobManager no longer knows the job, and when a resubmit was last tried.
+    job_lost: Option<(SimTime, Option<SimTime>)>,
     recording: Recording,
     log: Box<dyn FnMut(&str) + Send>,
 }
@@ -223,6 +232,9 @@ impl LiveBackend {
             last_restarts: None,
             down_since: None,
             frozen_since: None,
+            last_checkpoint_path: None,
+            last_running: None,
+            job_lost: None,
             recording,
             log: Box::new(|_| {}),
         })
@@ -258,7 +270,21 @@ impl LiveBackend {
         SimTime::from_ms(ms.saturating_sub(start_ms))
     }
 
-    fn metric_ids(&mut self, job: &rest::JobDetails) -> Result<Vec<String>, RestError> {
+    /// The metric ids worth requesting for one vertex, from its current metric listing.
+    fn vertex_metric_ids(&self, job_id: &str, vertex_id: &str) -> Result<Vec<String>, RestError> {
+        let url = format!("/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics");
+        let names = rest::parse_names(&url, &self.rest.get(&url)?)?;
+        Ok(names
+            .into_iter()
+            .filter(|n| {
+                VERTEX_METRICS.contains(&n.as_str())
+                    || (n.starts_with("Source__")
+                        && OPERATOR_SUFFIXES.iter().any(|s| n.ends_with(s)))
+            })
+            .collect())
+    }
+
+    fn metric_ids(&mut self, job: &rest::JobDetails) -> Result<Vec<Vec<String>>, RestError> {
         if let Some(m) = &self.metric_ids {
             if m.job_id == job.id && m.per_vertex.len() == job.vertices.len() {
                 return Ok(m.per_vertex.clone());
@@ -267,20 +293,10 @@ impl LiveBackend {
         let mut per_vertex = vec![];
         let mut complete = true;
         for v in &job.vertices {
-            let url = format!("/jobs/{}/vertices/{}/subtasks/metrics", job.id, v.id);
-            let names = rest::parse_names(&url, &self.rest.get(&url)?)?;
-            complete &= !names.is_empty();
             // Asking for an id a vertex lacks empties the whole answer: request only those listed.
-            let wanted: Vec<&str> = names
-                .iter()
-                .map(String::as_str)
-                .filter(|n| {
-                    VERTEX_METRICS.contains(n)
-                        || (n.starts_with("Source__")
-                            && OPERATOR_SUFFIXES.iter().any(|s| n.ends_with(s)))
-                })
-                .collect();
-            per_vertex.push(wanted.join(","));
+            let wanted = self.vertex_metric_ids(&job.id, &v.id)?;
+            complete &= !wanted.is_empty();
+            per_vertex.push(wanted);
         }
         if complete {
             self.metric_ids = Some(MetricIds {
@@ -291,6 +307,48 @@ impl LiveBackend {
         Ok(per_vertex)
     }
 
+    /// The aggregated counters of one vertex. Flink answers `[]` to the whole request when one
+    /// requested id is unknown to the metric store, and a restarted attempt does not always
+    /// register the same metrics as the one the ids were listed from: then the listing is read
+    /// again and the request repeated with the ids the vertex has now.
+    fn vertex_counters(
+        &mut self,
+        job_id: &str,
+        vertex_id: &str,
+        ids: &[String],
+    ) -> Result<VertexCounters, RestError> {
+        if ids.is_empty() {
+            return Ok(VertexCounters::default());
+        }
+        let fetch = |rest: &FlinkRest, ids: &[String]| {
+            let url = format!(
+                "/jobs/{job_id}/vertices/{vertex_id}/subtasks/metrics?get={}&agg=sum,avg,max",
+                ids.join(",")
+            );
+            rest::parse_agg(&url, &rest.get(&url)?)
+        };
+        let agg = fetch(&self.rest, ids)?;
+        if !agg.is_empty() {
+            return Ok(VertexCounters::from_agg(&agg));
+        }
+        let now_listed = self.vertex_metric_ids(job_id, vertex_id)?;
+        if now_listed.is_empty() || now_listed == ids {
+            return Ok(VertexCounters::default());
+        }
+        let gone: Vec<&str> = ids
+            .iter()
+            .filter(|i| !now_listed.contains(i))
+            .map(String::as_str)
+            .collect();
+        let msg = format!(
+            "vertex {vertex_id}: the metric store answered [] (ids no longer listed: {gone:?}); requesting the {} ids listed now",
+            now_listed.len()
+        );
+        self.say("metric_ids_refreshed", &msg);
+        self.metric_ids = None;
+        Ok(VertexCounters::from_agg(&fetch(&self.rest, &now_listed)?))
+    }
+
     /// One poll of the REST API.
     fn snapshot(&mut self) -> Result<Snapshot, RestError> {
         let url = format!("/jobs/{}", self.job_id);
@@ -299,20 +357,11 @@ impl LiveBackend {
         let ids = if job.all_running() {
             self.metric_ids(&job)?
         } else {
-            vec![String::new(); job.vertices.len()]
+            vec![Vec::new(); job.vertices.len()]
         };
         let mut counters = Vec::with_capacity(job.vertices.len());
         for (v, ids) in job.vertices.iter().zip(&ids) {
-            if ids.is_empty() {
-                counters.push(VertexCounters::default());
-                continue;
-            }
-            let url = format!(
-                "/jobs/{}/vertices/{}/subtasks/metrics?get={ids}&agg=sum,avg,max",
-                job.id, v.id
-            );
-            let agg = rest::parse_agg(&url, &self.rest.get(&url)?)?;
-            counters.push(VertexCounters::from_agg(&agg));
+            counters.push(self.vertex_counters(&job.id, &v.id, ids)?);
         }
         let overview = rest::parse_overview("/overview", &self.rest.get("/overview")?)?;
         let url = format!("/jobs/{}/metrics?get=numRestarts", job.id);
@@ -327,11 +376,16 @@ impl LiveBackend {
             .and_then(|v| rest::parse_agg("", &v).ok())
             .and_then(|m| m.get("Status.JVM.CPU.Load").and_then(|a| a.avg));
         let start = self.start_ms;
-        let last_checkpoint = self
-            .rest
-            .get(&format!("/jobs/{}/checkpoints", job.id))
-            .ok()
-            .and_then(|v| rest::parse_last_checkpoint(&v))
+        let checkpoints = self.rest.get(&format!("/jobs/{}/checkpoints", job.id)).ok();
+        if let Some(p) = checkpoints
+            .as_ref()
+            .and_then(|v| v["latest"]["completed"]["external_path"].as_str())
+        {
+            self.last_checkpoint_path = Some(p.to_string());
+        }
+        let last_checkpoint = checkpoints
+            .as_ref()
+            .and_then(rest::parse_last_checkpoint)
             .map(|(at, d)| (Self::to_time(start, at), d));
         let checkpoint_interval_ms = self
             .rest
@@ -396,6 +450,8 @@ impl LiveBackend {
                     .latest
                     .as_ref()
                     .is_some_and(|(o, _)| o.job_state == JobState::Running);
+                let job_vertex_ids: Vec<String> =
+                    snap.job.vertices.iter().map(|v| v.id.clone()).collect();
                 let built = self.builder.feed(snap, |ms| Self::to_time(start, ms));
                 let mut obs = built.observation;
                 if self.redeploying {
@@ -418,6 +474,12 @@ impl LiveBackend {
                                 .collect::<Vec<_>>()
                         ),
                     );
+                }
+                if running {
+                    self.last_running = Some((
+                        job_vertex_ids,
+                        obs.vertices.iter().map(|v| v.parallelism).collect(),
+                    ));
                 }
                 self.recording.sample(&obs, built.rates_valid);
                 // Flink's REST metric store sometimes keeps serving a previous attempt's values
@@ -452,13 +514,171 @@ impl LiveBackend {
                 }
             }
             Err(e) => {
+                let lost = matches!(&e, RestError::Status { status: 404, url, .. }
+                    if url.ends_with(&format!("/jobs/{}", self.job_id)));
                 if self.down_since.is_none() {
                     self.down_since = Some(self.now());
                     let msg = e.to_string();
                     self.say("rest_error", &msg);
                 }
+                if lost {
+                    self.recover_lost_job();
+                }
             }
         }
+    }
+
+    /// The JobManager answers but no longer knows the job: it was restarted without high
+    /// availability (jobs and uploaded jars are gone). What a platform engineer does by hand:
+    /// resubmit the jar from the job's latest retained checkpoint with the parallelism it last
+    /// ran with. Needs [`Resubmit`] (`--resubmit-jar-file`); tried at most every 5 s.
+    fn recover_lost_job(&mut self) {
+        let now = self.now();
+        let (since, tried) = match self.job_lost {
+            Some(l) => l,
+            None => {
+                let since = self.down_since.unwrap_or(now);
+                self.recording.failure(since);
+                self.say(
+                    "job_lost",
+                    &format!(
+                        "the JobManager no longer knows job {} (restarted without high availability?)",
+                        self.job_id
+                    ),
+                );
+                (since, None)
+            }
+        };
+        if tried.is_some_and(|t| now.saturating_since(t) < SimDuration::from_secs(5)) {
+            return;
+        }
+        self.job_lost = Some((since, Some(now)));
+        let Some(re) = self.cfg.resubmit.clone() else {
+            if tried.is_none() {
+                self.say(
+                    "resubmit_failed",
+                    "no jar to resubmit: pass --resubmit-jar-file (and the job's --program-arg) to recover from the latest checkpoint, or resubmit by hand",
+                );
+            }
+            return;
+        };
+        let Some((ids, parallelism)) = self.last_running.clone() else {
+            self.say(
+                "resubmit_failed",
+                "the job was never seen running: nothing to resubmit",
+            );
+            return;
+        };
+        let Some(path) = self.newest_checkpoint() else {
+            self.say(
+                "resubmit_failed",
+                "no completed checkpoint of the job is known: resubmit it by hand",
+            );
+            return;
+        };
+        // The restarted JobManager lost its uploads: upload the jar again if we have it.
+        let jar_id = match self.upload(&re) {
+            Ok(Some(id)) => id,
+            Ok(None) => re.jar_id.clone(),
+            Err(e) => {
+                self.say("resubmit_failed", &format!("{e}; retrying"));
+                return;
+            }
+        };
+        match self.submit(&re, &jar_id, &path, &ids, &parallelism) {
+            Ok(j) => {
+                let d = now.since(since).as_secs_f64();
+                self.say(
+                    "resubmitted",
+                    &format!(
+                        "job {} lost {d:.1} s ago: new job {j} from {path} at parallelism {parallelism:?}",
+                        self.job_id
+                    ),
+                );
+                self.job_id = j;
+                self.metric_ids = None;
+                self.job_lost = None;
+                self.redeploying = true;
+            }
+            Err(e) => self.say("resubmit_failed", &format!("{e}; retrying")),
+        }
+    }
+
+    /// Uploads `re.jar_file` (if given) and remembers the new jar id; `None` without a file.
+    fn upload(&mut self, re: &Resubmit) -> Result<Option<String>, String> {
+        let Some(f) = &re.jar_file else {
+            return Ok(None);
+        };
+        let name = f
+            .file_name()
+            .map_or("job.jar".into(), |n| n.to_string_lossy().into_owned());
+        let bytes = std::fs::read(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        let id = self
+            .rest
+            .upload_jar(&name, &bytes)
+            .map_err(|e| format!("jar upload: {e}"))?;
+        if let Some(r) = self.cfg.resubmit.as_mut() {
+            r.jar_id = id.clone();
+        }
+        Ok(Some(id))
+    }
+
+    /// The newest completed checkpoint on disk next to the last one Flink reported (a local
+    /// `file:` path: a checkpoint completed after the last poll is found too), else that one.
+    fn newest_checkpoint(&self) -> Option<String> {
+        let last = self.last_checkpoint_path.clone()?;
+        let Some(local) = last.strip_prefix("file:") else {
+            return Some(last);
+        };
+        let local = std::path::Path::new(local);
+        let newest = local.parent().and_then(|dir| {
+            std::fs::read_dir(dir)
+                .ok()?
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    let n: u64 = e.file_name().to_str()?.strip_prefix("chk-")?.parse().ok()?;
+                    e.path().join("_metadata").exists().then_some((n, e.path()))
+                })
+                .max_by_key(|(n, _)| *n)
+        });
+        Some(match newest {
+            Some((_, p)) => format!("file:{}", p.display()),
+            None => last,
+        })
+    }
+
+    /// `POST /jars/:id/run` from `path` with per-vertex parallelism; the new job id.
+    fn submit(
+        &mut self,
+        re: &Resubmit,
+        jar_id: &str,
+        path: &str,
+        ids: &[String],
+        parallelism: &[u32],
+    ) -> Result<String, String> {
+        let overrides: Vec<String> = ids
+            .iter()
+            .zip(parallelism)
+            .map(|(id, p)| format!("{id}:{p}"))
+            .collect();
+        let mut body = json!({
+            "parallelism": parallelism.iter().copied().max().unwrap_or(1),
+            "programArgsList": re.program_args,
+            "savepointPath": path,
+            "flinkConfiguration": {"pipeline.jobvertex-parallelism-overrides": overrides.join(",")},
+        });
+        if let Some(c) = &re.entry_class {
+            body["entryClass"] = Value::String(c.clone());
+        }
+        let url = format!("/jars/{jar_id}/run");
+        let v = self
+            .rest
+            .call("POST", &url, Some(&body), false)
+            .map_err(|e| e.to_string())?;
+        v["jobid"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no jobid in {v}"))
     }
 
     fn stale_reason(&self) -> Option<String> {
@@ -601,34 +821,24 @@ impl LiveBackend {
             "savepoint",
             &format!("job {} stopped at {location}", self.job_id),
         );
-        let overrides: Vec<String> = ids
-            .iter()
-            .zip(parallelism)
-            .map(|(id, p)| format!("{id}:{p}"))
-            .collect();
-        let mut body = json!({
-            "parallelism": parallelism.iter().copied().max().unwrap_or(1),
-            "programArgsList": re.program_args,
-            "savepointPath": location,
-            "flinkConfiguration": {"pipeline.jobvertex-parallelism-overrides": overrides.join(",")},
-        });
-        if let Some(c) = &re.entry_class {
-            body["entryClass"] = Value::String(c.clone());
+        let mut re = re;
+        if re.jar_id.is_empty() {
+            match self.upload(&re) {
+                Ok(Some(id)) => re.jar_id = id,
+                Ok(None) => {}
+                Err(e) => self.say("resubmit_failed", &e),
+            }
         }
-        let url = format!("/jars/{}/run", re.jar_id);
         let mut last = String::new();
         for _ in 0..3 {
-            match self.rest.call("POST", &url, Some(&body), false) {
-                Ok(v) => match v["jobid"].as_str() {
-                    Some(j) => {
-                        self.say("resubmitted", &format!("new job {j} from {location}"));
-                        self.job_id = j.to_string();
-                        self.metric_ids = None;
-                        return Ok(());
-                    }
-                    None => last = format!("no jobid in {v}"),
-                },
-                Err(e) => last = e.to_string(),
+            match self.submit(&re, &re.jar_id, &location, &ids, parallelism) {
+                Ok(j) => {
+                    self.say("resubmitted", &format!("new job {j} from {location}"));
+                    self.job_id = j;
+                    self.metric_ids = None;
+                    return Ok(());
+                }
+                Err(e) => last = e,
             }
             self.clock.sleep(Duration::from_secs(1));
         }

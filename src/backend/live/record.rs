@@ -26,7 +26,11 @@ pub struct Recording {
     pub decisions: Vec<(SimTime, String, String, String)>,
     /// Per poll: time and the per-vertex rates/parallelism (for calibration).
     pub vertex_rows: Vec<String>,
-    last_config: Option<ConfigRow>,
+    /// Per change of the running job's per-vertex parallelism: (epoch second, parallelism).
+    pub parallelism: Vec<(i64, Vec<u32>)>,
+    /// Vertex names, in job order (the header of `parallelism.csv`).
+    pub vertex_names: Vec<String>,
+    last_config: Option<(ConfigRow, Vec<u32>)>,
 }
 
 /// A one-line summary of an observation, for decision logs.
@@ -160,28 +164,55 @@ impl Recording {
             memory_mb: o.config.memory_mb,
             checkpoint_interval_ms: o.config.checkpoint_interval.as_ms(),
         };
-        let changed = self.last_config.as_ref().is_none_or(|c| {
+        // A rescale that keeps the largest parallelism (e.g. [1, 4] -> [2, 4]) changes no
+        // column of configs.csv but is a reconfiguration all the same: compare per vertex.
+        let parallelism: Vec<u32> = o.vertices.iter().map(|v| v.parallelism).collect();
+        let changed = self.last_config.as_ref().is_none_or(|(c, p)| {
             (
                 c.scale_out,
                 c.task_slots,
                 c.memory_mb,
                 c.checkpoint_interval_ms,
+                p,
             ) != (
                 row.scale_out,
                 row.task_slots,
                 row.memory_mb,
                 row.checkpoint_interval_ms,
+                &parallelism,
             )
         });
         if running && changed {
             self.run.configs.push(row.clone());
-            self.last_config = Some(row);
+            self.parallelism.push((t, parallelism.clone()));
+            self.vertex_names = o.vertices.iter().map(|v| v.name.clone()).collect();
+            self.last_config = Some((row, parallelism));
         }
         self.run.window_s = (t - self.run.start_epoch + 1).max(0);
     }
 
+    /// `parallelism.csv`: `timestamp|<vertex>|...`, one row per parallelism the running job
+    /// was seen with (the per-vertex detail of `configs.csv`).
+    pub fn parallelism_csv(&self) -> String {
+        let mut out = String::from("timestamp");
+        for n in &self.vertex_names {
+            out.push('|');
+            out.push_str(&n.replace(['|', '\n'], " "));
+        }
+        out.push('\n');
+        for (t, p) in &self.parallelism {
+            out.push_str(&t.to_string());
+            for x in p {
+                out.push('|');
+                out.push_str(&x.to_string());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
     /// Writes the run folder: the recorded-format files plus `manifest.json`, `events.csv`,
-    /// `decisions.csv` and `vertices.csv`. Returns the files written.
+    /// `decisions.csv`, `parallelism.csv` and `vertices.csv`. Returns the files written.
     pub fn write(&self, dir: &Path, manifest: &serde_json::Value) -> Result<Vec<PathBuf>, String> {
         runfolder::write_run_folder(dir, &self.run).map_err(|e| e.to_string())?;
         let mut written: Vec<PathBuf> = runfolder::METRICS
@@ -240,6 +271,10 @@ impl Recording {
         w.flush().map_err(|e| io(&p, e))?;
         written.push(p);
 
+        let p = dir.join("parallelism.csv");
+        std::fs::write(&p, self.parallelism_csv()).map_err(|e| io(&p, e))?;
+        written.push(p);
+
         let p = dir.join("vertices.csv");
         let mut text = String::from(
             "# per poll: time_s|pending|then per vertex: parallelism|in/s|out/s|busy ms/s|backpressured ms/s\n",
@@ -251,5 +286,71 @@ impl Recording {
         std::fs::write(&p, text).map_err(|e| io(&p, e))?;
         written.push(p);
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ds2::test_support::{observation, vertex};
+
+    fn job(t_s: u64, source: u32, work: u32) -> Observation {
+        observation(
+            t_s,
+            0,
+            vec![
+                vertex("Source: gen -> parse", source, true, &[]),
+                vertex("work -> sink: Writer", work, false, &[(0, true)]),
+            ],
+        )
+    }
+
+    /// Issue 6 bug: a rescale that kept the largest parallelism ([1, 4] -> [2, 4]) wrote no
+    /// configs.csv row, so `summarize` showed no reconfiguration although one was applied.
+    #[test]
+    fn every_per_vertex_rescale_is_a_configuration_row_and_summarize_counts_it() {
+        let mut r = Recording::new(1_795_000_000_000);
+        for (t, s, w) in [
+            (0, 1, 4),
+            (1, 1, 4),
+            (5, 2, 4),
+            (6, 2, 4),
+            (9, 2, 2),
+            (12, 4, 4),
+        ] {
+            r.sample(&job(t, s, w), true);
+        }
+        assert_eq!(
+            r.parallelism,
+            vec![
+                (1_795_000_000, vec![1, 4]),
+                (1_795_000_005, vec![2, 4]),
+                (1_795_000_009, vec![2, 2]),
+                (1_795_000_012, vec![4, 4]),
+            ]
+        );
+        assert_eq!(r.run.configs.len(), 4);
+        let dir = tempfile::tempdir().unwrap();
+        r.write(dir.path(), &serde_json::json!({"source": "live"}))
+            .unwrap();
+        let back = crate::runfolder::read_run_folder(dir.path()).unwrap();
+        let s = crate::report::summarize(&back);
+        assert_eq!(s.config_changes, Some(3));
+        let csv = std::fs::read_to_string(dir.path().join("parallelism.csv")).unwrap();
+        assert_eq!(
+            csv,
+            "timestamp|Source: gen -> parse|work -> sink: Writer\n1795000000|1|4\n1795000005|2|4\n1795000009|2|2\n1795000012|4|4\n"
+        );
+    }
+
+    #[test]
+    fn a_job_that_is_not_running_writes_no_configuration() {
+        let mut r = Recording::new(1_795_000_000_000);
+        let mut o = job(0, 1, 1);
+        o.job_state = JobState::Restarting;
+        r.sample(&o, false);
+        assert!(r.run.configs.is_empty() && r.parallelism.is_empty());
+        r.sample(&job(1, 1, 2), true);
+        assert_eq!(r.parallelism, vec![(1_795_000_001, vec![1, 2])]);
     }
 }

@@ -253,3 +253,207 @@ fn a_lost_task_manager_is_a_failure_in_the_recording() {
         .iter()
         .any(|e| e.kind == "task_manager_lost" && e.detail == "2 -> 1 TaskManagers registered"));
 }
+
+/// After a restart the new attempt may lack an id the old one listed; Flink then answers `[]`
+/// to the whole request, which froze the counters for the rest of the run (issue 6). The
+/// backend lists the ids again and observes rates with the ids the vertex has now.
+#[test]
+fn an_empty_answer_after_a_restart_refreshes_the_metric_ids() {
+    let f = fake_flink();
+    feed_counters(&f, 4);
+    let mut b = backend(&f, LiveConfig::new(JOB, SimDuration::from_secs(60)));
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    assert!(b.latest().is_some_and(|(_, valid)| *valid));
+    // The restarted attempt has no `arrivedRecords` (yet): the old request gets [].
+    let names: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("testdata/source_metric_names.json")).unwrap();
+    let fewer: Vec<&serde_json::Value> = names
+        .iter()
+        .filter(|m| m["id"] != "Source__gen.arrivedRecords")
+        .collect();
+    let fewer = serde_json::to_string(&fewer).unwrap();
+    let listing = format!("/jobs/{JOB}/vertices/{SRC}/subtasks/metrics");
+    f.clear("GET", &listing);
+    f.on("GET", &listing, 200, &fewer);
+    f.clear("GET", &src_metrics());
+    f.on("GET", &src_metrics(), 200, "[]");
+    let new_path = metrics_path(SRC, &fewer);
+    assert_ne!(new_path, src_metrics());
+    for k in 4..20 {
+        f.on("GET", &new_path, 200, &source_answer(k as f64));
+    }
+    b.advance_until(SimTime::from_secs(8)).unwrap();
+    let events = &b.recording().events;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "metric_ids_refreshed"
+                && e.detail.contains("Source__gen.arrivedRecords")),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.kind == "metrics_frozen"),
+        "{events:?}"
+    );
+    let (o, valid) = b.latest().unwrap();
+    assert!(*valid, "rates are observed again");
+    assert!(
+        (o.vertices[0].records_in_per_s - 1000.0).abs() < 1.0,
+        "{o:?}"
+    );
+    // Without the refresh the recording would have no throughput after the restart.
+    assert!(b.recording().run.throughput_rps.points.len() >= 6);
+}
+
+/// A JobManager restarted without high availability no longer knows the job: the backend
+/// never acts meanwhile, uploads the jar again and resubmits it from the newest completed
+/// checkpoint on disk with the parallelism the job last ran with.
+#[test]
+fn a_job_lost_in_a_jobmanager_restart_is_resubmitted_from_its_newest_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let chk_root = dir.path().join(JOB);
+    for n in [11, 12] {
+        std::fs::create_dir_all(chk_root.join(format!("chk-{n}"))).unwrap();
+    }
+    // chk-12 completed after the last poll (its _metadata is there); chk-13 is unfinished.
+    std::fs::write(chk_root.join("chk-11/_metadata"), "x").unwrap();
+    std::fs::write(chk_root.join("chk-12/_metadata"), "x").unwrap();
+    std::fs::create_dir_all(chk_root.join("chk-13")).unwrap();
+    let jar = dir.path().join("rate-job.jar");
+    std::fs::write(&jar, b"PK jar bytes").unwrap();
+
+    let f = fake_flink();
+    feed_counters(&f, 40);
+    let checkpoints = include_str!("testdata/checkpoints.json").replace(
+        "file:/tmp/dlive/cluster/state/checkpoints",
+        &format!("file:{}", dir.path().display()),
+    );
+    f.on(
+        "GET",
+        &format!("/jobs/{JOB}/checkpoints"),
+        200,
+        &checkpoints,
+    );
+    let mut cfg = LiveConfig::new(JOB, SimDuration::from_secs(60));
+    cfg.resubmit = Some(Resubmit {
+        jar_id: "gone_rate-job.jar".into(),
+        jar_file: Some(jar),
+        entry_class: None,
+        program_args: vec!["--rate".into(), "300".into()],
+    });
+    let mut b = backend(&f, cfg);
+    b.advance_until(SimTime::from_secs(3)).unwrap();
+    assert!(b.observe().is_ok());
+
+    // The JobManager is down for 3 s, then answers 404 for the job.
+    let job_path = format!("/jobs/{JOB}");
+    f.clear("GET", &job_path);
+    for _ in 0..3 {
+        f.fail("GET", &job_path, "connection refused");
+    }
+    f.on(
+        "GET",
+        &job_path,
+        404,
+        r#"{"errors":["org.apache.flink.runtime.rest.NotFoundException: Job 1db3eed4676e0e73c77939cdc9a407c2 not found"]}"#,
+    );
+    f.on(
+        "POST",
+        "/jars/upload",
+        200,
+        r#"{"filename":"/tmp/flink-web-1/flink-web-upload/new_rate-job.jar","status":"success"}"#,
+    );
+    f.on(
+        "POST",
+        "/jars/new_rate-job.jar/run",
+        200,
+        r#"{"jobid":"2bd1e4a0000000000000000000000002"}"#,
+    );
+    b.advance_until(SimTime::from_secs(5)).unwrap();
+    assert!(
+        matches!(
+            b.apply(&Action::RescaleInPlace {
+                parallelism: vec![2, 2]
+            }),
+            Err(BackendError::Refused(_))
+        ),
+        "never acts while the JobManager is away"
+    );
+    b.advance_until(SimTime::from_secs(9)).unwrap();
+    let kinds: Vec<&str> = b
+        .recording()
+        .events
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert!(kinds.contains(&"job_lost"), "{kinds:?}");
+    assert!(kinds.contains(&"resubmitted"), "{kinds:?}");
+    assert_eq!(b.job_id(), "2bd1e4a0000000000000000000000002");
+    assert_eq!(
+        b.recording().run.failures.len(),
+        1,
+        "the outage is a failure"
+    );
+    let run = f
+        .requests()
+        .into_iter()
+        .find(|(k, _)| k == "POST /jars/new_rate-job.jar/run")
+        .expect("resubmitted with the uploaded jar");
+    let body: serde_json::Value = serde_json::from_str(&run.1.unwrap()).unwrap();
+    assert_eq!(
+        body["savepointPath"],
+        format!("file:{}", chk_root.join("chk-12").display())
+    );
+    assert_eq!(
+        body["programArgsList"],
+        serde_json::json!(["--rate", "300"])
+    );
+    assert_eq!(
+        body["flinkConfiguration"]["pipeline.jobvertex-parallelism-overrides"],
+        format!("{SRC}:2,{WORK}:2")
+    );
+}
+
+/// `accumulateBusyTimeMs` of a backpressured source goes down between polls (Flink derives it
+/// from the idle and backpressured timers); that is no restart, and the rates stay valid.
+/// Before the fix every other poll was thrown away and no rate was ever valid (issue 6).
+#[test]
+fn a_busy_time_that_goes_down_under_backpressure_is_not_a_restart() {
+    let f = fake_flink();
+    f.clear("GET", &src_metrics());
+    // Recorded on the live cluster (a backpressured source at p=1, one poll per second).
+    let busy = [
+        667.0, 689.0, 708.0, 706.0, 534.0, 695.0, 640.0, 593.0, 627.0, 659.0, 710.0,
+    ];
+    for (k, b) in busy.iter().enumerate() {
+        f.on(
+            "GET",
+            &src_metrics(),
+            200,
+            &format!(
+                r#"[{{"id":"numRecordsOut","sum":{n}}},{{"id":"accumulateBusyTimeMs","avg":{b}}},{{"id":"Source__gen.pendingRecords","sum":5000}},{{"id":"Source__gen.numRecordsIn","sum":{n}}}]"#,
+                n = 30_000.0 + 800.0 * k as f64
+            ),
+        );
+    }
+    f.on(
+        "GET",
+        &work_metrics(),
+        200,
+        include_str!("testdata/work_metrics_1.json"),
+    );
+    let mut b = backend(&f, LiveConfig::new(JOB, SimDuration::from_secs(60)));
+    for s in 3..=10 {
+        b.advance_until(SimTime::from_secs(s)).unwrap();
+        let (o, valid) = b.latest().unwrap();
+        assert!(*valid, "poll {s}: {o:?}");
+        let v = &o.vertices[0];
+        assert!((v.records_in_per_s - 800.0).abs() < 1.0, "{v:?}");
+        assert!((0.0..=1000.0).contains(&v.busy_time_ms_per_s), "{v:?}");
+    }
+    assert!(!b
+        .recording()
+        .events
+        .iter()
+        .any(|e| e.kind == "metrics_frozen"));
+}
