@@ -49,6 +49,14 @@ pub struct ForecastParams {
     pub season_search_s: usize,
     /// Window of the season matching, in seconds (at least 600 s of it must be available).
     pub season_match_s: usize,
+    /// Automatic season (not in Demeter; `None` = off): with `season_s` unset, every
+    /// `season_match_s` seconds the lag in `[min, max]` seconds whose value best matches the
+    /// last `season_match_s` seconds (least mean absolute difference, searched in 60-s steps
+    /// then refined to the second) becomes the season, if it matches them better than the
+    /// forecast horizon's lag does (i.e. seasonal-naive would have beaten the last horizon
+    /// repeated); otherwise no season. No period is given: (3 600, 43 200) looks for any
+    /// season of 1 to 12 hours.
+    pub auto_season_s: Option<(usize, usize)>,
 }
 
 impl Default for ForecastParams {
@@ -69,6 +77,7 @@ impl Default for ForecastParams {
             season_s: None,
             season_search_s: 120,
             season_match_s: 3600,
+            auto_season_s: None,
         }
     }
 }
@@ -95,6 +104,13 @@ impl ForecastParams {
             self.season_search_s = self.season_search_s.min(p - 1);
         }
         self.season_match_s = self.season_match_s.max(600);
+        if self.season_s.is_some() {
+            self.auto_season_s = None;
+        }
+        self.auto_season_s = self
+            .auto_season_s
+            .map(|(lo, hi)| (lo.max(self.horizon_s + 1), hi))
+            .filter(|(lo, hi)| lo <= hi);
         self
     }
 }
@@ -240,11 +256,17 @@ impl Forecaster {
         self.observed_s += new.len() as u64;
         self.reprocess_tail();
         self.plain.ingest(&self.z, self.final_len);
-        if self.params.season_s.is_some() {
-            let due = self.lag.is_none()
+        if self.params.season_s.is_some() || self.params.auto_season_s.is_some() {
+            let auto = self.params.auto_season_s.is_some();
+            let due = (self.lag.is_none() && !auto)
                 || self.observed_s - self.lag_checked_at >= self.params.season_match_s as u64;
             if due {
-                let lag = self.estimate_lag();
+                let lag = if auto {
+                    self.lag_checked_at = self.observed_s;
+                    self.detect_season()
+                } else {
+                    self.estimate_lag()
+                };
                 if lag.is_some() {
                     self.lag_checked_at = self.observed_s;
                 }
@@ -256,6 +278,47 @@ impl Forecaster {
             self.seasonal.ingest(&self.u, self.final_len);
         }
         self.trim();
+    }
+
+    /// The automatic season (see [`ForecastParams::auto_season_s`]).
+    fn detect_season(&self) -> Option<usize> {
+        let (lo, hi) = self.params.auto_season_s?;
+        let n = self.raw.len();
+        let window = self.params.season_match_s;
+        if n < lo + window {
+            return self.lag;
+        }
+        let hi = hi.min(n - window);
+        let recent = &self.raw[n - window..];
+        let amdf = |lag: usize| -> f64 {
+            let past = &self.raw[n - window - lag..n - lag];
+            recent.iter().zip(past).map(|(a, b)| (a - b).abs()).sum()
+        };
+        let mut best: Option<(f64, usize)> = None;
+        let consider = |lag: usize, best: &mut Option<(f64, usize)>| {
+            let d = amdf(lag);
+            if best.is_none_or(|(b, l)| d < b || (d == b && lag < l)) {
+                *best = Some((d, lag));
+            }
+        };
+        for lag in (lo..=hi).step_by(60) {
+            consider(lag, &mut best);
+        }
+        let (_, coarse) = best?;
+        for lag in coarse.saturating_sub(59).max(lo)..=(coarse + 59).min(hi) {
+            consider(lag, &mut best);
+        }
+        let (d, lag) = best?;
+        if d >= amdf(self.params.horizon_s) {
+            return None;
+        }
+        // Hysteresis as for a given season: keep the lag in use unless clearly worse.
+        match self.lag {
+            Some(current) if current != lag && current <= hi && d >= 0.8 * amdf(current) => {
+                Some(current)
+            }
+            _ => Some(lag),
+        }
     }
 
     /// The season lag matching the recent raw history best (see `season_search_s`).
@@ -359,7 +422,12 @@ impl Forecaster {
     /// Drop old history beyond what the models and the season need.
     fn trim(&mut self) {
         let max_stride = self.params.models * self.params.stride_step_s;
-        let keep = self.params.season_s.unwrap_or(0)
+        let longest = self
+            .params
+            .season_s
+            .unwrap_or(0)
+            .max(self.params.auto_season_s.map_or(0, |(_, hi)| hi));
+        let keep = longest
             + self.params.season_search_s
             + self.params.season_match_s
             + (self.params.max_ar_order + 3) * max_stride

@@ -86,10 +86,14 @@ impl GradientBoostedTrees {
         };
         let mut pred = vec![init; n];
         let mut trees = Vec::with_capacity(n_estimators);
-        let idx: Vec<usize> = (0..n).collect();
+        let root = NodeRows::root(x, n);
         for _ in 0..n_estimators {
             let residual: Vec<f64> = (0..n).map(|i| y[i] - pred[i]).collect();
-            let tree = build(x, &residual, idx.clone(), max_depth);
+            let rows = NodeRows {
+                by_index: root.by_index.clone(),
+                by_feature: root.by_feature.clone(),
+            };
+            let tree = build(x, &residual, rows, max_depth);
             for i in 0..n {
                 pred[i] += learning_rate * tree.predict(&x[i]);
             }
@@ -122,8 +126,52 @@ fn mean(r: &[f64], idx: &[usize]) -> f64 {
     idx.iter().map(|&i| r[i]).sum::<f64>() / idx.len().max(1) as f64
 }
 
-fn build(x: &[[f64; 2]], r: &[f64], idx: Vec<usize>, depth: usize) -> Node {
-    let m = mean(r, &idx);
+/// The rows of a node: in index order (for the sums, as sklearn adds them) and sorted by
+/// each feature (ties by index), so no node sorts again: children inherit the orders by a
+/// stable partition.
+struct NodeRows {
+    by_index: Vec<usize>,
+    by_feature: [Vec<usize>; 2],
+}
+
+impl NodeRows {
+    fn root(x: &[[f64; 2]], n: usize) -> Self {
+        let by_index: Vec<usize> = (0..n).collect();
+        let sorted = |feature: usize| {
+            let mut order = by_index.clone();
+            order.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]).then(a.cmp(&b)));
+            order
+        };
+        NodeRows {
+            by_feature: [sorted(0), sorted(1)],
+            by_index,
+        }
+    }
+
+    fn split(self, x: &[[f64; 2]], feature: usize, threshold: f64) -> (Self, Self) {
+        let part = |v: Vec<usize>| -> (Vec<usize>, Vec<usize>) {
+            v.into_iter().partition(|&i| x[i][feature] <= threshold)
+        };
+        let [f0, f1] = self.by_feature;
+        let (il, ir) = part(self.by_index);
+        let (l0, r0) = part(f0);
+        let (l1, r1) = part(f1);
+        (
+            NodeRows {
+                by_index: il,
+                by_feature: [l0, l1],
+            },
+            NodeRows {
+                by_index: ir,
+                by_feature: [r0, r1],
+            },
+        )
+    }
+}
+
+fn build(x: &[[f64; 2]], r: &[f64], rows: NodeRows, depth: usize) -> Node {
+    let idx = &rows.by_index;
+    let m = mean(r, idx);
     if depth == 0 || idx.len() < 2 {
         return Node::Leaf(m);
     }
@@ -136,8 +184,7 @@ fn build(x: &[[f64; 2]], r: &[f64], idx: Vec<usize>, depth: usize) -> Node {
     // (gain, feature, threshold)
     let mut best: Option<(f64, usize, f64)> = None;
     for feature in [0usize, 1] {
-        let mut order = idx.clone();
-        order.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]).then(a.cmp(&b)));
+        let order = &rows.by_feature[feature];
         let mut left_sum = 0.0;
         for k in 0..order.len() - 1 {
             left_sum += r[order[k]];
@@ -160,8 +207,7 @@ fn build(x: &[[f64; 2]], r: &[f64], idx: Vec<usize>, depth: usize) -> Node {
     if gain.is_nan() || gain <= 0.0 {
         return Node::Leaf(m);
     }
-    let (left, right): (Vec<usize>, Vec<usize>) =
-        idx.into_iter().partition(|&i| x[i][feature] <= threshold);
+    let (left, right) = rows.split(x, feature, threshold);
     Node::Split {
         feature,
         threshold,
