@@ -261,5 +261,27 @@ fn policy_decision(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(demeter_bo, benches, policy_decision);
+/// The whole 18-h Demeter experiment (`scenarios/ysb_failures.toml`, seed 42) in the twin:
+/// workload, forecaster pre-training, ~60 profiling runs as child simulations, every
+/// decision (issue 4 target: <= 2 s).
+fn demeter_18h(c: &mut Criterion) {
+    use demeter_sim::simulate::{execute, prepare, Overrides};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ysb_failures.toml");
+    let scenario = demeter_sim::scenario::load(&path).expect("the shipped scenario loads");
+    let overrides = Overrides {
+        policy: Some("demeter".into()),
+        ..Overrides::default()
+    };
+    let mut group = c.benchmark_group("scenario");
+    group.sample_size(10);
+    group.bench_function("ysb_failures_demeter_18h", |b| {
+        b.iter(|| {
+            let run = execute(prepare(&scenario, &overrides).expect("prepares"), |_, _| {});
+            criterion::black_box(run.twin.reconfigurations())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(demeter_bo, benches, policy_decision, demeter_18h);
 criterion_main!(demeter_bo);

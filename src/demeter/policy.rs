@@ -620,9 +620,12 @@ impl DemeterPolicy {
                     &mut self.rng,
                 )
                 .unwrap_or_else(|_| vec![0.0; candidates.len()]);
+                // Highest acquisition value first. The prototype takes Ax's next trial whatever
+                // its value, so candidates with no expected improvement are still profiled
+                // (after all others) rather than none at all.
                 let mut idx: Vec<usize> = (0..candidates.len()).collect();
                 idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-                idx.into_iter().filter(|&i| scores[i] > 0.0).collect()
+                idx
             }
         };
         let (mut cpu_left, mut mem_left) = (cpu_budget, mem_budget);

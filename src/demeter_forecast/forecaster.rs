@@ -166,6 +166,9 @@ pub struct Forecaster {
     plain: Bank,
     seasonal: Bank,
     sg_centre: Vec<f64>,
+    /// Savitzky-Golay weights for the last `window / 2` samples (index = samples after it),
+    /// computed once: the provisional tail is refiltered on every update.
+    sg_end: Vec<Vec<f64>>,
     exp_first: i64,
     exp_weights: Vec<f64>,
     /// Seconds observed in total (including trimmed ones).
@@ -183,6 +186,16 @@ impl Forecaster {
         let (exp_first, exp_weights) = exp_window(params.exp_window, params.exp_tau);
         Forecaster {
             sg_centre: savgol_weights(params.savgol_window, params.savgol_order, 0),
+            sg_end: (0..params.savgol_window / 2)
+                .map(|from_end| {
+                    let half = params.savgol_window / 2;
+                    savgol_weights(
+                        params.savgol_window,
+                        params.savgol_order,
+                        (half - from_end) as i64,
+                    )
+                })
+                .collect(),
             plain: Bank::new(&params, true),
             seasonal: Bank::new(&params, false),
             params,
@@ -388,15 +401,26 @@ impl Forecaster {
         let from = self.final_len;
         let back = (-self.exp_first) as usize;
         let sg_from = from.saturating_sub(back);
+        let window = self.params.savgol_window;
+        let half = window / 2;
         let sg: Vec<f64> = (sg_from..n)
             .map(|j| {
-                savgol_at(
-                    &self.raw,
-                    j,
-                    self.params.savgol_window,
-                    self.params.savgol_order,
-                    &self.sg_centre,
-                )
+                if n >= window && j + half >= n {
+                    // Near the end: the cached edge weights (the same as `savgol_at`'s).
+                    let w = &self.sg_end[n - 1 - j];
+                    w.iter()
+                        .zip(&self.raw[n - window..])
+                        .map(|(a, b)| a * b)
+                        .sum()
+                } else {
+                    savgol_at(
+                        &self.raw,
+                        j,
+                        window,
+                        self.params.savgol_order,
+                        &self.sg_centre,
+                    )
+                }
             })
             .collect();
         self.z.truncate(from);

@@ -86,14 +86,18 @@ impl GradientBoostedTrees {
         };
         let mut pred = vec![init; n];
         let mut trees = Vec::with_capacity(n_estimators);
-        let root = NodeRows::root(x, n);
+        let root = Workspace::root(x, n);
+        let mut ws = Workspace::root(x, n);
+        let mut residual = vec![0.0; n];
         for _ in 0..n_estimators {
-            let residual: Vec<f64> = (0..n).map(|i| y[i] - pred[i]).collect();
-            let rows = NodeRows {
-                by_index: root.by_index.clone(),
-                by_feature: root.by_feature.clone(),
-            };
-            let tree = build(x, &residual, rows, max_depth);
+            for i in 0..n {
+                residual[i] = y[i] - pred[i];
+            }
+            ws.by_index.copy_from_slice(&root.by_index);
+            for (w, r) in ws.by_feature.iter_mut().zip(&root.by_feature) {
+                w.copy_from_slice(r);
+            }
+            let tree = build(x, &residual, &mut ws, 0, n, max_depth);
             for i in 0..n {
                 pred[i] += learning_rate * tree.predict(&x[i]);
             }
@@ -126,15 +130,17 @@ fn mean(r: &[f64], idx: &[usize]) -> f64 {
     idx.iter().map(|&i| r[i]).sum::<f64>() / idx.len().max(1) as f64
 }
 
-/// The rows of a node: in index order (for the sums, as sklearn adds them) and sorted by
-/// each feature (ties by index), so no node sorts again: children inherit the orders by a
-/// stable partition.
-struct NodeRows {
+/// The rows of every node, as segments of three arrays: in index order (for the sums, as
+/// sklearn adds them) and sorted by each feature (ties by index). A node owns the same range
+/// `lo..hi` of all three; splitting partitions each range stably in place, so no node sorts
+/// or allocates.
+struct Workspace {
     by_index: Vec<usize>,
     by_feature: [Vec<usize>; 2],
+    spill: Vec<usize>,
 }
 
-impl NodeRows {
+impl Workspace {
     fn root(x: &[[f64; 2]], n: usize) -> Self {
         let by_index: Vec<usize> = (0..n).collect();
         let sorted = |feature: usize| {
@@ -142,35 +148,55 @@ impl NodeRows {
             order.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]).then(a.cmp(&b)));
             order
         };
-        NodeRows {
+        Workspace {
             by_feature: [sorted(0), sorted(1)],
             by_index,
+            spill: Vec::with_capacity(n),
         }
     }
 
-    fn split(self, x: &[[f64; 2]], feature: usize, threshold: f64) -> (Self, Self) {
-        let part = |v: Vec<usize>| -> (Vec<usize>, Vec<usize>) {
-            v.into_iter().partition(|&i| x[i][feature] <= threshold)
-        };
-        let [f0, f1] = self.by_feature;
-        let (il, ir) = part(self.by_index);
-        let (l0, r0) = part(f0);
-        let (l1, r1) = part(f1);
-        (
-            NodeRows {
-                by_index: il,
-                by_feature: [l0, l1],
-            },
-            NodeRows {
-                by_index: ir,
-                by_feature: [r0, r1],
-            },
-        )
+    /// Stable in-place partition of `v` (left: `x[feature] <= threshold`); returns the
+    /// left count.
+    fn partition(
+        v: &mut [usize],
+        spill: &mut Vec<usize>,
+        x: &[[f64; 2]],
+        feature: usize,
+        threshold: f64,
+    ) -> usize {
+        spill.clear();
+        let mut w = 0;
+        for k in 0..v.len() {
+            let i = v[k];
+            if x[i][feature] <= threshold {
+                v[w] = i;
+                w += 1;
+            } else {
+                spill.push(i);
+            }
+        }
+        v[w..].copy_from_slice(spill);
+        w
+    }
+
+    fn split(&mut self, x: &[[f64; 2]], lo: usize, hi: usize, f: usize, t: f64) -> usize {
+        let n = Self::partition(&mut self.by_index[lo..hi], &mut self.spill, x, f, t);
+        for order in &mut self.by_feature {
+            Self::partition(&mut order[lo..hi], &mut self.spill, x, f, t);
+        }
+        lo + n
     }
 }
 
-fn build(x: &[[f64; 2]], r: &[f64], rows: NodeRows, depth: usize) -> Node {
-    let idx = &rows.by_index;
+fn build(
+    x: &[[f64; 2]],
+    r: &[f64],
+    ws: &mut Workspace,
+    lo: usize,
+    hi: usize,
+    depth: usize,
+) -> Node {
+    let idx = &ws.by_index[lo..hi];
     let m = mean(r, idx);
     if depth == 0 || idx.len() < 2 {
         return Node::Leaf(m);
@@ -184,7 +210,7 @@ fn build(x: &[[f64; 2]], r: &[f64], rows: NodeRows, depth: usize) -> Node {
     // (gain, feature, threshold)
     let mut best: Option<(f64, usize, f64)> = None;
     for feature in [0usize, 1] {
-        let order = &rows.by_feature[feature];
+        let order = &ws.by_feature[feature][lo..hi];
         let mut left_sum = 0.0;
         for k in 0..order.len() - 1 {
             left_sum += r[order[k]];
@@ -207,12 +233,12 @@ fn build(x: &[[f64; 2]], r: &[f64], rows: NodeRows, depth: usize) -> Node {
     if gain.is_nan() || gain <= 0.0 {
         return Node::Leaf(m);
     }
-    let (left, right) = rows.split(x, feature, threshold);
+    let mid = ws.split(x, lo, hi, feature, threshold);
     Node::Split {
         feature,
         threshold,
-        left: Box::new(build(x, r, left, depth - 1)),
-        right: Box::new(build(x, r, right, depth - 1)),
+        left: Box::new(build(x, r, ws, lo, mid, depth - 1)),
+        right: Box::new(build(x, r, ws, mid, hi, depth - 1)),
     }
 }
 
