@@ -177,6 +177,8 @@ pub struct DemeterPolicy {
     seed: u64,
     options: Vec<JobConfig>,
     forecaster: Forecaster,
+    /// Offered-load seconds observed but not yet given to the forecaster.
+    unseen_workload: Vec<f64>,
     rng: SimRng,
     profiles: Vec<Measured>,
     /// (throughput, latency) samples of the production job over the averaging window.
@@ -217,6 +219,7 @@ impl DemeterPolicy {
         DemeterPolicy {
             seed,
             forecaster: Forecaster::new(ForecastParams::default()),
+            unseen_workload: Vec::new(),
             rng: SimRng::seed_from_u64(seed),
             options,
             profiles: Vec::new(),
@@ -242,7 +245,16 @@ impl DemeterPolicy {
 
     /// Feed offered-load seconds to the forecaster (as `decide` does every step).
     pub fn observe_workload(&mut self, rps: &[f64]) {
-        self.forecaster.update(rps);
+        self.unseen_workload.extend_from_slice(rps);
+        self.sync_forecaster();
+    }
+
+    /// Give the forecaster the workload seconds it has not seen yet.
+    fn sync_forecaster(&mut self) {
+        if !self.unseen_workload.is_empty() {
+            let batch = std::mem::take(&mut self.unseen_workload);
+            self.forecaster.update(&batch);
+        }
     }
 
     /// Forget fitted models, so the next evaluation fits them again (benchmarks).
@@ -465,6 +477,7 @@ impl DemeterPolicy {
     pub fn evaluate(&mut self, current: &JobConfig, thr: f64, lat: f64) -> Evaluation {
         let default = self.params.space.default.clone();
         let (classes, cur_l) = self.latency_classes(current, thr, lat);
+        self.sync_forecaster();
         let rate = self.forecaster.target_rate();
         let prepared = self.prepare(rate, thr, &classes);
         let cur_bad = cur_l >= 0.5;
@@ -755,7 +768,10 @@ impl Policy for DemeterPolicy {
         SimDuration::from_secs(10)
     }
     fn decide(&mut self, obs: &Observation) -> Vec<Action> {
-        self.forecaster.update(&obs.workload_rps_since_last);
+        // The analytics service updates its models with the workload since its last request;
+        // the seconds are buffered until the next forecast (the same data, fewer refits).
+        self.unseen_workload
+            .extend_from_slice(&obs.workload_rps_since_last);
         for p in &obs.profiles {
             self.in_flight = self.in_flight.saturating_sub(1);
             self.profiles.push(measured(p));
