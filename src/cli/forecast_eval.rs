@@ -54,6 +54,12 @@ pub fn run(args: &ForecastEvalArgs) -> anyhow::Result<()> {
     if !(args.scale.is_finite() && args.scale > 0.0) {
         bail!("--scale must be a positive number, got {}", args.scale);
     }
+    if args.pretrain && !(1..=1_000_000).contains(&args.pretrain_s) {
+        bail!(
+            "--pretrain-s must be between 1 and 1000000 seconds, got {}",
+            args.pretrain_s
+        );
+    }
     if args.horizon_s == 0 || args.every_s == 0 {
         bail!("--horizon-s and --every-s must be positive");
     }
