@@ -1,9 +1,15 @@
 //! Criterion benchmarks of one Demeter BO decision (issue 4 target: <= 50 ms): fit 4 GPs
 //! (2 objectives + 2 constraints) on 30 points in 5-D, one RGPE per outcome with 2 supports,
-//! and NEHVI over 1 000 candidate configurations with 256 or 1 024 posterior samples.
+//! and NEHVI over 1 000 candidate configurations with 256 or 1 024 posterior samples; and the
+//! policy's own decision step (`demeter_policy/*`: forecast, latency class, constraint models,
+//! rules, and a profiling round's NEHVI suggestions) on 60 profiles.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use demeter_sim::demeter::bo::{nehvi, sobol, GaussianProcess, Rgpe, Surrogate};
+use demeter_sim::demeter::space::ConfigSpace;
+use demeter_sim::demeter::{DemeterParams, DemeterPolicy};
+use demeter_sim::policy::profile::ProfileResult;
+use demeter_sim::time::SimTime;
 use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -149,5 +155,133 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(demeter_bo, benches);
+/// A synthetic 18-h-like offered load (two waves and a wobble, records/s).
+fn offered(len: usize) -> Vec<f64> {
+    (0..len)
+        .map(|t| {
+            let t = t as f64;
+            42_000.0
+                + 18_000.0 * (t / 21_600.0 * std::f64::consts::TAU).sin()
+                + 4_000.0 * (t / 1_700.0).sin()
+        })
+        .collect()
+}
+
+/// A Demeter policy after a pre-trained forecaster, 2 h of workload and `n` profiling runs
+/// of a YSB-like job over the recorded space (capacity ~ 7 000 rec/s per core used by a slot,
+/// latency ~1.1 s when it keeps up and tens of seconds when not, recovery 85-160 s or 360 s).
+fn policy_with_profiles(n: usize) -> (DemeterPolicy, Vec<f64>) {
+    let mut policy = DemeterPolicy::new(DemeterParams::default(), 7);
+    let load = offered(64_800);
+    policy.pretrain_forecaster(&load);
+    policy.observe_workload(&load[..7_200]);
+    let options = ConfigSpace::recorded_ysb().options();
+    let pts = sobol(2, n, 1).expect("sobol");
+    for (k, p) in pts.iter().enumerate() {
+        let c = options[((p[0] * options.len() as f64) as usize).min(options.len() - 1)].clone();
+        let rate = 20_000.0 + 50_000.0 * p[1];
+        let tms = c.scale_out.div_ceil(c.task_slots) as f64;
+        let cores_per_slot = (c.cpu * tms / c.scale_out as f64).min(1.0);
+        let capacity = 7_000.0 * c.scale_out as f64 * cores_per_slot;
+        let keeps_up = capacity > rate;
+        let chk_s = c.checkpoint_interval.as_secs_f64();
+        let recovery = if keeps_up && capacity > 1.3 * rate {
+            (60.0 + chk_s * rate / (capacity - rate)).min(160.0) + (k % 5) as f64
+        } else {
+            360.0
+        };
+        policy.add_profile(&ProfileResult {
+            config: c,
+            started_at: SimTime::from_secs(600 + 300 * k as u64),
+            finished_at: SimTime::from_secs(900 + 300 * k as u64),
+            throughput_rps: rate.min(capacity),
+            latency_ms: if keeps_up {
+                1_100.0 + (k % 7) as f64 * 15.0
+            } else {
+                30_000.0
+            },
+            consumer_lag: 0.0,
+            recovery_s: recovery,
+            recovered: recovery < 360.0,
+        });
+    }
+    (policy, load)
+}
+
+fn policy_decision(c: &mut Criterion) {
+    let mut group = c.benchmark_group("demeter_policy");
+    group.sample_size(20);
+    let (base, load) = policy_with_profiles(60);
+    let current = ConfigSpace::recorded_ysb().default;
+    let (thr, lat) = (40_000.0, 1_130.0);
+    // The step the policy takes every minute once a decision is due: 60 s of workload into the
+    // forecaster, R*, the latency class (3N trees refitted with the current row) and the
+    // pessimistic predictions of every admissible configuration, with the constraint models
+    // as they are between profiles (cached).
+    let mut warm = base.clone();
+    let _ = warm.evaluate(&current, thr, lat);
+    group.bench_function("evaluate_cached_models_60_profiles", |b| {
+        b.iter_batched(
+            || warm.clone(),
+            |mut p| {
+                p.observe_workload(&load[7_200..7_260]);
+                criterion::black_box(p.evaluate(&current, thr, lat).config)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // The same after a new profile: everything refitted (classifier, target and support GPs,
+    // RGPE weights).
+    group.bench_function("evaluate_fresh_models_60_profiles", |b| {
+        b.iter_batched(
+            || {
+                let mut p = base.clone();
+                p.clear_model_cache();
+                p
+            },
+            |mut p| {
+                p.observe_workload(&load[7_200..7_260]);
+                criterion::black_box(p.evaluate(&current, thr, lat).config)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // A profiling round: the rescale evaluation plus the NEHVI-ranked suggestions.
+    group.bench_function("profile_round_fresh_models_60_profiles", |b| {
+        b.iter_batched(
+            || {
+                let mut p = base.clone();
+                p.clear_model_cache();
+                p
+            },
+            |mut p| criterion::black_box(p.suggest(&current, thr, lat).len()),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+/// The whole 18-h Demeter experiment (`scenarios/ysb_failures.toml`, seed 42) in the twin:
+/// workload, forecaster pre-training, ~60 profiling runs as child simulations, every
+/// decision (issue 4 target: <= 2 s).
+fn demeter_18h(c: &mut Criterion) {
+    use demeter_sim::simulate::{execute, prepare, Overrides};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ysb_failures.toml");
+    let scenario = demeter_sim::scenario::load(&path).expect("the shipped scenario loads");
+    let overrides = Overrides {
+        policy: Some("demeter".into()),
+        ..Overrides::default()
+    };
+    let mut group = c.benchmark_group("scenario");
+    group.sample_size(10);
+    group.bench_function("ysb_failures_demeter_18h", |b| {
+        b.iter(|| {
+            let run = execute(prepare(&scenario, &overrides).expect("prepares"), |_, _| {});
+            criterion::black_box(run.twin.reconfigurations())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(demeter_bo, benches, policy_decision, demeter_18h);
 criterion_main!(demeter_bo);

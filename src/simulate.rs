@@ -61,15 +61,15 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
             policy_spec.params = toml::Table::new();
         }
     }
-    let policy = policy::build(&policy_spec, rng::derive_seed(seed, "policy")).map_err(|e| {
-        SpecError::Invalid {
-            file: file.clone(),
-            key: "policy".into(),
-            expected: "a known policy with valid parameters".into(),
-            found: e.to_string(),
-        }
-    })?;
-    let mut policy = policy;
+    let mut policy =
+        policy::build(&policy_spec, rng::derive_seed(seed, "policy")).map_err(|e| {
+            SpecError::Invalid {
+                file: file.clone(),
+                key: "policy".into(),
+                expected: "a known policy with valid parameters".into(),
+                found: e.to_string(),
+            }
+        })?;
     policy.attach(&scenario.model, &scenario.edge);
     let workload_spec = overrides.workload.as_ref().unwrap_or(&scenario.workload);
     let duration_s = duration.as_ms().div_ceil(1000);
@@ -80,6 +80,28 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
             reason: e.to_string(),
         })?;
     let rates = workload.rates_rps;
+    if policy.wants_workload_history() {
+        // The dataset the generators replay, without their noise: one dataset length (18 h,
+        // research/demeter.md §5.3) or the run's if the workload is shorter.
+        let mut clean = workload_spec.clone();
+        match &mut clean {
+            WorkloadSpec::Trace { noise, .. }
+            | WorkloadSpec::Model { noise, .. }
+            | WorkloadSpec::Constant { noise, .. }
+            | WorkloadSpec::Step { noise, .. }
+            | WorkloadSpec::Ramp { noise, .. }
+            | WorkloadSpec::Sine { noise, .. }
+            | WorkloadSpec::Spikes { noise, .. } => *noise = 0.0,
+        }
+        let mut prng = rng::stream(seed, "pretrain-workload");
+        let history = workload::build(&clean, &scenario.base_dir, 64_800, &mut prng)
+            .or_else(|_| workload::build(&clean, &scenario.base_dir, duration_s, &mut prng))
+            .map_err(|e| SpecError::Workload {
+                file: file.clone(),
+                reason: e.to_string(),
+            })?;
+        policy.pretrain(&history.rates_rps);
+    }
     let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
     let horizon = SimTime::ZERO + duration;
     let failures_scheduled = scenario

@@ -13,6 +13,10 @@ use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 
 use super::bo::{self, GaussianProcess, Rgpe, Surrogate};
+use super::decision::{
+    chunk_members, filter_by_num_init, greater_than, known_outcomes, rescale_rule, Candidate,
+    Choice, ChunkProfile, Chunking, Prediction, RuleParams, Why,
+};
 use super::space::{profiling_budget, ConfigSpace};
 use crate::demeter_forecast::{ForecastParams, Forecaster, LatencyClassifier};
 use crate::flink::JobConfig;
@@ -33,12 +37,9 @@ pub struct DemeterParams {
     pub poll: SimDuration,
     /// `avgWindow` (60 s).
     pub avg_window: SimDuration,
-    /// `recTimeConst` (180 s).
-    pub recovery_limit_s: f64,
-    /// Constraint scaler: pessimistic value (mean + sd) x 1.25.
-    pub constraint_scaler: f64,
-    /// Keep the current configuration unless the best is better by more than this (0.05).
-    pub min_improvement: f64,
+    /// The decision rules' thresholds (`recTimeConst` 180 s, constraint scaler 1.25,
+    /// objective scaler 1.25, minimum improvement 5 %, the prototype's switch-when-worse).
+    pub rules: RuleParams,
     /// Throughput chunk width, records/s (10 000).
     pub chunk_rps: f64,
     /// How long the analytics service takes to suggest profiling configurations (the
@@ -48,6 +49,12 @@ pub struct DemeterParams {
     pub max_profiles_per_round: usize,
     /// Posterior samples for NEHVI and RGPE.
     pub samples: usize,
+    /// Forecaster pre-training (`prepare_model.py`, §4.1): the dataset without its last
+    /// `pretrain_trim_s` seconds, tiled to `pretrain_s` seconds, x (1 + N(0, `pretrain_noise`)).
+    /// YSB/ADS: 1 600 s trimmed, 126 400 s, 1 %; TSW/CARS: 0, 129 600 s. 0 s: learn online only.
+    pub pretrain_s: usize,
+    pub pretrain_trim_s: usize,
+    pub pretrain_noise: f64,
 }
 
 impl Default for DemeterParams {
@@ -58,13 +65,14 @@ impl Default for DemeterParams {
             eval_interval: SimDuration::from_secs(600),
             poll: SimDuration::from_secs(60),
             avg_window: SimDuration::from_secs(60),
-            recovery_limit_s: 180.0,
-            constraint_scaler: 1.25,
-            min_improvement: 0.05,
+            rules: RuleParams::default(),
             chunk_rps: 10_000.0,
             analytics_time: SimDuration::from_secs(590),
             max_profiles_per_round: 3,
             samples: 256,
+            pretrain_s: 126_400,
+            pretrain_trim_s: 1_600,
+            pretrain_noise: 0.01,
         }
     }
 }
@@ -77,6 +85,8 @@ pub const DEMETER_PARAMS: &[&str] = &[
     "samples",
     "eval_interval_s",
     "warmup_s",
+    "pretrain_s",
+    "pretrain_trim_s",
 ];
 
 impl DemeterParams {
@@ -117,16 +127,30 @@ impl DemeterParams {
         if let Some(s) = num("warmup_s", 0.0, 86_400.0)? {
             p.warmup = SimDuration::from_secs_f64(s);
         }
+        if let Some(s) = num("pretrain_s", 0.0, 1_000_000.0)? {
+            p.pretrain_s = s as usize;
+        }
+        if let Some(s) = num("pretrain_trim_s", 0.0, 86_400.0)? {
+            p.pretrain_trim_s = s as usize;
+        }
         Ok(p)
     }
 }
 
-/// Constraint surrogates (latency, recovery) and the number of target points.
+/// Constraint surrogates (latency, recovery).
 type Surrogates = (
     Arc<dyn Surrogate + Send + Sync>,
     Arc<dyn Surrogate + Send + Sync>,
-    usize,
 );
+
+/// Surrogates keyed by (profiles seen, target model's profiles, support models' profiles).
+type SurrogateCache = ((usize, Vec<usize>, Vec<Vec<usize>>), Option<Surrogates>);
+
+/// The cluster the prototype hands the optimiser (`cpuConst` = 50 cores, `memConst` =
+/// 430 000 MB, `demeter.properties`, research/demeter.md §1): candidates must fit next to the
+/// running configuration.
+const CLUSTER_CORES: f64 = 50.0;
+const CLUSTER_MEMORY_MB: f64 = 430_000.0;
 
 /// Latency and recovery GPs on the same points, with those points and both outcomes.
 type Fitted = (
@@ -147,10 +171,14 @@ struct Measured {
 }
 
 /// The Demeter policy.
+#[derive(Clone)]
 pub struct DemeterPolicy {
     params: DemeterParams,
+    seed: u64,
     options: Vec<JobConfig>,
     forecaster: Forecaster,
+    /// Offered-load seconds observed but not yet given to the forecaster.
+    unseen_workload: Vec<f64>,
     rng: SimRng,
     profiles: Vec<Measured>,
     /// (throughput, latency) samples of the production job over the averaging window.
@@ -165,8 +193,10 @@ pub struct DemeterPolicy {
     next_round_at: SimTime,
     /// Decisions taken (time, chosen config, reason), for tests and logs.
     pub log: Vec<(SimTime, JobConfig, &'static str)>,
+    /// When rescale evaluations ran.
+    pub evaluations: Vec<SimTime>,
     classifier: Option<(usize, LatencyClassifier, Vec<f64>)>,
-    surrogate_cache: Option<((usize, i64, u64), Option<Surrogates>)>,
+    surrogate_cache: Option<SurrogateCache>,
 }
 
 fn cores(c: &JobConfig) -> f64 {
@@ -187,7 +217,9 @@ impl DemeterPolicy {
     pub fn new(params: DemeterParams, seed: u64) -> Self {
         let options = params.space.options();
         DemeterPolicy {
+            seed,
             forecaster: Forecaster::new(ForecastParams::default()),
+            unseen_workload: Vec::new(),
             rng: SimRng::seed_from_u64(seed),
             options,
             profiles: Vec::new(),
@@ -200,8 +232,48 @@ impl DemeterPolicy {
             next_round_at: SimTime::ZERO + params.warmup,
             params,
             log: Vec::new(),
+            evaluations: Vec::new(),
             classifier: None,
             surrogate_cache: None,
+        }
+    }
+
+    /// Record a finished profiling run (as `decide` does with the observation's profiles).
+    pub fn add_profile(&mut self, p: &ProfileResult) {
+        self.profiles.push(measured(p));
+    }
+
+    /// Feed offered-load seconds to the forecaster (as `decide` does every step).
+    pub fn observe_workload(&mut self, rps: &[f64]) {
+        self.unseen_workload.extend_from_slice(rps);
+        self.sync_forecaster();
+    }
+
+    /// Give the forecaster the workload seconds it has not seen yet.
+    fn sync_forecaster(&mut self) {
+        if !self.unseen_workload.is_empty() {
+            let batch = std::mem::take(&mut self.unseen_workload);
+            self.forecaster.update(&batch);
+        }
+    }
+
+    /// Forget fitted models, so the next evaluation fits them again (benchmarks).
+    pub fn clear_model_cache(&mut self) {
+        self.surrogate_cache = None;
+        self.classifier = None;
+    }
+
+    /// Pre-train the forecaster on the dataset as the prototype does (`pretrain_*` params).
+    pub fn pretrain_forecaster(&mut self, dataset_rps: &[f64]) {
+        let series = pretraining_series(
+            dataset_rps,
+            self.params.pretrain_trim_s,
+            self.params.pretrain_s,
+            self.params.pretrain_noise,
+            crate::rng::derive_seed(self.seed, "pretrain-noise"),
+        );
+        if !series.is_empty() {
+            self.forecaster.pretrain(&series);
         }
     }
 
@@ -219,32 +291,28 @@ impl DemeterPolicy {
         m
     }
 
-    /// Chunk index of a throughput (edges from `base` in `chunk_rps` steps).
-    fn chunk(&self, base: f64, rate: f64) -> i64 {
-        ((rate - base) / self.params.chunk_rps).floor() as i64
-    }
-
-    /// Normalised latency of every profile and of the current window (§4.2).
-    /// The classifier is fitted on the profiles only and refitted when a profile arrives (the
-    /// prototype also adds the current window; with ~60 profiles that row barely moves the
-    /// fit, and refitting 3N trees every minute would dominate the run time).
-    fn latency_classes(
-        &mut self,
-        current: Option<(&JobConfig, f64, f64)>,
-    ) -> (Vec<f64>, Option<f64>) {
+    /// Normalised latency `l_n` of every profile, and of the current window (§4.2).
+    /// The prototype fits the regressor on the profiles and the current window together on
+    /// every request. Here the profiles' `l_n` come from a fit on the profiles alone, refitted
+    /// when a profile arrives (adding one row to 3N near-interpolating trees moves the other
+    /// rows' predictions very little, and keeping them fixed lets the constraint GPs be
+    /// reused between profiles); the current window's `l_n` comes from a fit on the profiles
+    /// plus the current row, as in the prototype, so its measured latency counts. Without
+    /// profiles the current latency is normal (`l_n` = 0), as the prototype's first requests.
+    fn latency_classes(&mut self, current: &JobConfig, thr: f64, lat: f64) -> (Vec<f64>, f64) {
         if self.profiles.is_empty() {
-            return (Vec::new(), None);
+            return (Vec::new(), 0.0);
         }
+        let mut rows: Vec<(f64, f64, f64)> = self
+            .profiles
+            .iter()
+            .map(|p| (p.config.scale_out as f64, p.throughput_rps, p.latency_ms))
+            .collect();
         if self
             .classifier
             .as_ref()
             .is_none_or(|(n, _, _)| *n != self.profiles.len())
         {
-            let rows: Vec<(f64, f64, f64)> = self
-                .profiles
-                .iter()
-                .map(|p| (p.config.scale_out as f64, p.throughput_rps, p.latency_ms))
-                .collect();
             let mut clf = LatencyClassifier::new();
             clf.fit(&rows);
             let ln: Vec<f64> = self
@@ -254,69 +322,89 @@ impl DemeterPolicy {
                 .collect();
             self.classifier = Some((self.profiles.len(), clf, ln));
         }
-        let (_, clf, ln) = self.classifier.as_ref().expect("just fitted");
-        let cur = current.map(|(c, thr, _)| clf.normalised(c.scale_out as f64, thr));
+        rows.push((current.scale_out as f64, thr, lat));
+        let mut with_current = LatencyClassifier::new();
+        with_current.fit(&rows);
+        let cur = with_current.normalised(current.scale_out as f64, thr);
+        let (_, _, ln) = self.classifier.as_ref().expect("just fitted");
         (ln.clone(), cur)
     }
 
-    /// Profiles assigned to the chunk of `rate` (§4.4): in the chunk, or good latency at a
-    /// higher rate, or bad latency at a lower rate; one per configuration, closest first.
-    fn chunk_members(&self, base: f64, chunk: i64, classes: &[f64]) -> Vec<usize> {
-        let lo = base + chunk as f64 * self.params.chunk_rps;
-        let hi = lo + self.params.chunk_rps;
-        let mut members: Vec<(f64, usize)> = Vec::new();
-        for (i, p) in self.profiles.iter().enumerate() {
-            let bad = classes.get(i).is_some_and(|l| *l >= 0.5);
-            let inside = p.throughput_rps >= lo && p.throughput_rps < hi;
-            let dist = if inside {
-                0.0
-            } else if p.throughput_rps >= hi && !bad {
-                p.throughput_rps - hi
-            } else if p.throughput_rps < lo && bad {
-                lo - p.throughput_rps
-            } else {
-                continue;
-            };
-            members.push((dist, i));
-        }
-        members.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let mut out: Vec<usize> = Vec::new();
-        for (_, i) in members {
-            if !out
-                .iter()
-                .any(|&j| same(&self.profiles[j].config, &self.profiles[i].config))
-            {
-                out.push(i);
-            }
-        }
-        out
-    }
-
-    /// Constraint surrogates (latency ln(1 + l_n), recovery ln(rec)) for the target chunk, with
-    /// RGPE over up to two support chunks above it; `None` while in the Sobol phase.
-    fn surrogates(&mut self, rate: f64, classes: &[f64]) -> Option<Surrogates> {
-        if self.profiles.is_empty() {
-            return None;
-        }
-        let base = self
+    /// Chunks, the target chunk and the constraint models for a predicted rate (§4.4
+    /// `_prepare_data`, `_get_target_model`): chunk edges from the lowest of all profiled,
+    /// current and predicted rates; the target chunk is the first whose lower edge reaches
+    /// `R*`; up to two support models from the chunks above it with at least 3 profiles; the
+    /// target model needs 3 profiles (1 with support models) and is an RGPE ensemble when
+    /// there are supports.
+    fn prepare(&mut self, rate: f64, current_thr: f64, classes: &[f64]) -> Prepared {
+        let profiles: Vec<ChunkProfile> = self
+            .profiles
+            .iter()
+            .zip(classes)
+            .map(|(p, l)| ChunkProfile {
+                config_key: config_key(&p.config),
+                throughput_rps: p.throughput_rps,
+                bad: *l >= 0.5,
+            })
+            .collect();
+        let rates = self
             .profiles
             .iter()
             .map(|p| p.throughput_rps)
-            .fold(rate, f64::min);
-        let target = self.chunk(base, rate);
-        // The models change only when a profile arrives or the target chunk moves.
-        let key = (self.profiles.len(), target, base.to_bits());
-        if let Some((k, cached)) = &self.surrogate_cache {
-            if *k == key {
-                return cached.clone();
+            .chain([current_thr, rate]);
+        let min = rates.clone().fold(f64::INFINITY, f64::min);
+        let max = rates.fold(f64::NEG_INFINITY, f64::max);
+        let chunking = Chunking::new(min, max, self.params.chunk_rps);
+        let target = chunking.target(rate);
+        let mut supports: Vec<Vec<usize>> = Vec::new();
+        for k in target + 1..=chunking.last {
+            if supports.len() == 2 {
+                break;
+            }
+            let (lo, hi) = chunking.bounds(k);
+            let m = chunk_members(&profiles, lo, hi);
+            if m.len() >= 3 {
+                supports.push(filter_by_num_init(&profiles, &m, 3));
             }
         }
-        let built = self.build_surrogates(base, target, classes);
-        self.surrogate_cache = Some((key, built.clone()));
-        built
+        let (lo, hi) = chunking.bounds(target);
+        let members = chunk_members(&profiles, lo, hi);
+        let target_members = filter_by_num_init(&profiles, &members, 3);
+        let needed = if supports.is_empty() { 3 } else { 1 };
+        let model = if target_members.len() < needed {
+            None
+        } else {
+            // The models change only when their profiles do.
+            let key = (
+                self.profiles.len(),
+                target_members.clone(),
+                supports.clone(),
+            );
+            match &self.surrogate_cache {
+                Some((k, cached)) if *k == key => cached.clone(),
+                _ => {
+                    let built = self.build_surrogates(&target_members, &supports, classes);
+                    self.surrogate_cache = Some((key, built.clone()));
+                    built
+                }
+            }
+        };
+        Prepared {
+            known: known_outcomes(&profiles, lo, hi),
+            target_configs: target_members
+                .iter()
+                .map(|&i| self.profiles[i].config.clone())
+                .collect(),
+            model,
+        }
     }
 
-    fn build_surrogates(&mut self, base: f64, target: i64, classes: &[f64]) -> Option<Surrogates> {
+    fn build_surrogates(
+        &mut self,
+        target: &[usize],
+        supports: &[Vec<usize>],
+        classes: &[f64],
+    ) -> Option<Surrogates> {
         let fit = |members: &[usize], this: &mut Self| -> Option<Fitted> {
             let configs: Vec<&JobConfig> =
                 members.iter().map(|&i| &this.profiles[i].config).collect();
@@ -335,36 +423,27 @@ impl DemeterPolicy {
         };
         let mut supports_l = Vec::new();
         let mut supports_r = Vec::new();
-        for k in 1..=2 {
-            let m = self.chunk_members(base, target + k, classes);
-            if m.len() >= 3 {
-                if let Some((gl, gr, ..)) = fit(&m, self) {
-                    supports_l.push(gl);
-                    supports_r.push(gr);
-                }
+        for m in supports {
+            if let Some((gl, gr, ..)) = fit(m, self) {
+                supports_l.push(gl);
+                supports_r.push(gr);
             }
         }
-        let members = self.chunk_members(base, target, classes);
-        let needed = if supports_l.is_empty() { 3 } else { 1 };
-        if members.len() < needed {
-            return None;
-        }
-        let (gl, gr, x, yl, yr) = fit(&members, self)?;
-        let n = members.len();
+        let (gl, gr, x, yl, yr) = fit(target, self)?;
         if supports_l.is_empty() {
-            return Some((Arc::new(gl), Arc::new(gr), n));
+            return Some((Arc::new(gl), Arc::new(gr)));
         }
         let samples = self.params.samples;
         let rl = Rgpe::new(&gl, &x, &yl, supports_l, samples, &mut self.rng);
         let rr = Rgpe::new(&gr, &x, &yr, supports_r, samples, &mut self.rng);
         match (rl, rr) {
-            (Ok(rl), Ok(rr)) => Some((Arc::new(rl), Arc::new(rr), n)),
+            (Ok(rl), Ok(rr)) => Some((Arc::new(rl), Arc::new(rr))),
             // RGPE refused (degenerate weights): the target GPs alone.
-            _ => Some((Arc::new(gl), Arc::new(gr), n)),
+            _ => Some((Arc::new(gl), Arc::new(gr))),
         }
     }
 
-    /// Pessimistic feasibility of each option: (latency l_n, recovery s) inflated.
+    /// Pessimistic feasibility of each option under the constraint models.
     fn feasible(
         &self,
         lat: &dyn Surrogate,
@@ -377,102 +456,125 @@ impl DemeterPolicy {
         let x = self.matrix(options);
         let (ml, vl) = lat.predict(&x);
         let (mr, vr) = rec.predict(&x);
-        let k = self.params.constraint_scaler;
         (0..options.len())
             .map(|i| {
-                let l_n = ((ml[i] + vl[i].max(0.0).sqrt()).exp() - 1.0) * k;
-                let r = (mr[i] + vr[i].max(0.0).sqrt()).exp() * k;
-                l_n <= 0.5 && r <= self.params.recovery_limit_s
+                self.params.rules.pessimistic_ok(
+                    Prediction {
+                        mean: ml[i],
+                        sd: vl[i].max(0.0).sqrt(),
+                    },
+                    Prediction {
+                        mean: mr[i],
+                        sd: vr[i].max(0.0).sqrt(),
+                    },
+                )
             })
             .collect()
     }
 
-    /// Ranking score: sum of log objectives over their reference points (lower is better).
-    fn score(c: &JobConfig) -> f64 {
-        // Reference points ln(72) cores and ln(98 304) MB (§4.4).
-        cores(c).ln() / 72f64.ln() + memory_mb(c).ln() / 98_304f64.ln()
-    }
-
-    /// The rescale decision (§4.4 `get_optimized_configs`).
-    fn choose(&mut self, current: &JobConfig, thr: f64, lat: f64) -> (JobConfig, &'static str) {
+    /// One rescale evaluation (§4.4 `get_optimized_configs`): forecast, latency class,
+    /// constraint models, then the rules of [`rescale_rule`]. Public for benchmarks.
+    pub fn evaluate(&mut self, current: &JobConfig, thr: f64, lat: f64) -> Evaluation {
         let default = self.params.space.default.clone();
-        let (classes, cur_class) = self.latency_classes(Some((current, thr, lat)));
-        if cur_class.is_some_and(|l| l >= 0.5) {
-            return (default, "latency bad: default configuration");
-        }
-        let rate = self.forecaster.target_rate().max(thr);
-        let Some((sl, sr, _)) = self.surrogates(rate, &classes) else {
-            return (current.clone(), "model not ready (Sobol phase)");
-        };
+        let (classes, cur_l) = self.latency_classes(current, thr, lat);
+        self.sync_forecaster();
+        let rate = self.forecaster.target_rate();
+        let prepared = self.prepare(rate, thr, &classes);
+        let cur_bad = cur_l >= 0.5;
         let (cpu_c, mem_c) = ConfigSpace::resources(current);
+        let is_default = same(current, &default);
         let options: Vec<&JobConfig> = self
             .options
             .iter()
-            .filter(|c| cores(c) <= 50.0 - cpu_c && memory_mb(c) <= 430_000.0 - mem_c)
+            .filter(|c| {
+                cores(c) <= CLUSTER_CORES - cpu_c
+                    && memory_mb(c) <= CLUSTER_MEMORY_MB - mem_c
+                    && !same(c, current)
+            })
             .collect();
-        let ok = self.feasible(sl.as_ref(), sr.as_ref(), &options);
-        let mut survivors: Vec<&JobConfig> = options
+        let mut cands: Vec<Candidate> = options
             .iter()
-            .zip(&ok)
-            .filter(|(_, f)| **f)
-            .map(|(c, _)| *c)
+            .map(|c| Candidate {
+                cores: cores(c),
+                memory_mb: memory_mb(c),
+                feasible: false,
+            })
             .collect();
-        // Drop the cheapest (risky) survivors: an objective below max(1.25 x min, 25th pct).
-        if survivors.len() > 4 {
-            let cut = |vals: Vec<f64>| {
-                let mut v = vals;
-                v.sort_by(f64::total_cmp);
-                (1.25 * v[0]).max(v[v.len() / 4])
-            };
-            let cpu_cut = cut(survivors.iter().map(|c| cores(c)).collect());
-            let mem_cut = cut(survivors.iter().map(|c| memory_mb(c)).collect());
-            survivors.retain(|c| cores(c) >= cpu_cut && memory_mb(c) >= mem_cut);
-        }
-        let best = survivors
-            .iter()
-            .min_by(|a, b| Self::score(a).total_cmp(&Self::score(b)))
-            .map(|c| (*c).clone());
-        let current_ok =
-            same(current, &default) || self.feasible(sl.as_ref(), sr.as_ref(), &[current])[0];
-        match (current_ok, best) {
-            (true, None) => (current.clone(), "no better candidate"),
-            (true, Some(b)) => {
-                if Self::score(&b) < Self::score(current) * (1.0 - self.params.min_improvement) {
-                    (b, "cheaper candidate handles the forecast")
-                } else {
-                    (current.clone(), "current is within 5 % of the best")
-                }
+        let mut cur = Candidate {
+            cores: cpu_c,
+            memory_mb: mem_c,
+            feasible: false,
+        };
+        if let (false, Some((sl, sr))) = (cur_bad, &prepared.model) {
+            for (c, ok) in cands
+                .iter_mut()
+                .zip(self.feasible(sl.as_ref(), sr.as_ref(), &options))
+            {
+                c.feasible = ok;
             }
-            (false, Some(b)) => (b, "current cannot handle the forecast"),
-            (false, None) => (default, "nothing handles the forecast: default"),
+            cur.feasible = self.feasible(sl.as_ref(), sr.as_ref(), &[current])[0];
+        }
+        let (choice, why, can_handle) = rescale_rule(
+            &self.params.rules,
+            cur_bad,
+            prepared.model.is_some(),
+            &cur,
+            is_default,
+            &cands,
+        );
+        let config = match choice {
+            Choice::Current => current.clone(),
+            Choice::Default => default,
+            Choice::Candidate(i) => options[i].clone(),
+        };
+        // Which profiling options the suggestion step may consider (`compare(GT)` against
+        // the chosen configuration scaled by 0.25 when the current one can handle the load,
+        // 0.75 when not or when latency is bad; no filter without a model).
+        let ref_factor = match why {
+            Why::ModelNotReady => None,
+            _ if can_handle => Some(0.25),
+            _ => Some(0.75),
+        };
+        Evaluation {
+            config,
+            why,
+            ref_factor,
+            r_star_rps: rate,
+            current_l_n: cur_l,
+            prepared,
         }
     }
 
-    /// Profiling suggestions (§4.4 `get_suggestions`): Sobol points first, then NEHVI.
-    fn suggest(&mut self, current: &JobConfig, thr: f64, lat: f64) -> Vec<JobConfig> {
-        let (classes, cur_class) = self.latency_classes(Some((current, thr, lat)));
-        let rate = self.forecaster.target_rate().max(thr);
-        let base = self
-            .profiles
-            .iter()
-            .map(|p| p.throughput_rps)
-            .fold(rate, f64::min);
-        let chunk = self.chunk(base, rate);
-        let in_chunk = self.chunk_members(base, chunk, &classes);
-        let (mut cpu_budget, mut mem_budget) = profiling_budget(current, in_chunk.len());
-        let can_handle = cur_class.is_some_and(|l| l < 0.5);
-        let floor = if can_handle { 0.25 } else { 0.75 };
-        let (cpu_c, mem_c) = ConfigSpace::resources(current);
-        let profiled = |c: &JobConfig| in_chunk.iter().any(|&i| same(&self.profiles[i].config, c));
+    /// Profiling suggestions (§4.4 `get_suggestions`): options that fit the profiling budget
+    /// next to the configuration the rescale rule chose ((50 cores, 430 000 MB) minus it,
+    /// x 0.95^n with n the target model's profiles), are "greater" than it scaled by the rule's
+    /// factor, are not profiled for the target chunk, and whose outcome is not known from
+    /// other rates; ordered by Sobol points first, then by NEHVI; accepted while the round's
+    /// cumulative resources fit the budget.
+    pub fn suggest(&mut self, current: &JobConfig, thr: f64, lat: f64) -> Vec<JobConfig> {
+        let eval = self.evaluate(current, thr, lat);
+        let next = eval.config.clone();
+        let profiled = &eval.prepared.target_configs;
+        let (cpu_budget, mem_budget) = profiling_budget(&next, profiled.len());
+        let next_res = ConfigSpace::resources(&next);
+        let known = &eval.prepared.known;
         let owned: Vec<JobConfig> = self
             .options
             .iter()
             .filter(|c| {
                 cores(c) <= cpu_budget
                     && memory_mb(c) <= mem_budget
-                    && cores(c) >= floor * cpu_c
-                    && memory_mb(c) >= floor * mem_c
-                    && !profiled(c)
+                    && !same(c, &next)
+                    && eval.ref_factor.is_none_or(|f| {
+                        greater_than(
+                            ConfigSpace::resources(c),
+                            next_res,
+                            f,
+                            (cpu_budget, mem_budget),
+                        )
+                    })
+                    && !profiled.iter().any(|p| same(p, c))
+                    && !known.contains(&config_key(c))
             })
             .cloned()
             .collect();
@@ -480,8 +582,7 @@ impl DemeterPolicy {
         if candidates.is_empty() {
             return Vec::new();
         }
-        let model = self.surrogates(rate, &classes);
-        let order: Vec<usize> = match model {
+        let order: Vec<usize> = match eval.prepared.model.clone() {
             None => {
                 // Sobol phase: the nearest candidate to each Sobol point, in sequence order.
                 let pts = bo::sobol(5, 64, 1 + self.profiles.len()).unwrap_or_default();
@@ -501,7 +602,7 @@ impl DemeterPolicy {
                 }
                 order
             }
-            Some((sl, sr, _)) => {
+            Some((sl, sr)) => {
                 let x = self.matrix(&candidates);
                 let objectives = [
                     Exact {
@@ -513,16 +614,18 @@ impl DemeterPolicy {
                         memory: true,
                     },
                 ];
-                let observed: Vec<&JobConfig> =
-                    in_chunk.iter().map(|&i| &self.profiles[i].config).collect();
+                let observed: Vec<&JobConfig> = profiled.iter().collect();
                 let ox = self.matrix(&observed);
-                let reference = [72f64.ln() * 1.1, 98_304f64.ln() * 1.1];
+                let reference = [
+                    self.params.rules.reference_cores,
+                    self.params.rules.reference_memory,
+                ];
                 let scores = bo::nehvi(
                     &x,
                     &[&objectives[0] as &dyn Surrogate, &objectives[1]],
                     &[
-                        (sl.as_ref(), 0.5f64.ln_1p()),
-                        (sr.as_ref(), self.params.recovery_limit_s.ln()),
+                        (sl.as_ref(), self.params.rules.latency_limit.ln_1p()),
+                        (sr.as_ref(), self.params.rules.recovery_limit_s.ln()),
                     ],
                     &ox,
                     &reference,
@@ -530,17 +633,21 @@ impl DemeterPolicy {
                     &mut self.rng,
                 )
                 .unwrap_or_else(|_| vec![0.0; candidates.len()]);
+                // Highest acquisition value first. The prototype takes Ax's next trial whatever
+                // its value, so candidates with no expected improvement are still profiled
+                // (after all others) rather than none at all.
                 let mut idx: Vec<usize> = (0..candidates.len()).collect();
                 idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-                idx.into_iter().filter(|&i| scores[i] > 0.0).collect()
+                idx
             }
         };
+        let (mut cpu_left, mut mem_left) = (cpu_budget, mem_budget);
         let mut out = Vec::new();
         for i in order {
             let c = candidates[i];
-            if cores(c) <= cpu_budget && memory_mb(c) <= mem_budget {
-                cpu_budget -= cores(c);
-                mem_budget -= memory_mb(c);
+            if cores(c) <= cpu_left && memory_mb(c) <= mem_left {
+                cpu_left -= cores(c);
+                mem_left -= memory_mb(c);
                 out.push(c.clone());
                 if out.len() >= self.params.max_profiles_per_round {
                     break;
@@ -549,6 +656,38 @@ impl DemeterPolicy {
         }
         out
     }
+}
+
+/// What one rescale evaluation found.
+pub struct Evaluation {
+    /// The configuration to run (the current one when nothing changes).
+    pub config: JobConfig,
+    pub why: Why,
+    /// The suggestion step's `compare(GT)` factor (`None`: no filter).
+    ref_factor: Option<f64>,
+    /// The predicted rate `R*` (peak 60-s bin of the 600-s forecast x 1.10).
+    pub r_star_rps: f64,
+    /// The current window's normalised latency.
+    pub current_l_n: f64,
+    prepared: Prepared,
+}
+
+/// The target chunk's models and profiles.
+struct Prepared {
+    /// Configurations whose outcome at the target rate is known from other rates.
+    known: Vec<u64>,
+    /// The profiles the target model is fitted on (its "completed trials").
+    target_configs: Vec<JobConfig>,
+    model: Option<Surrogates>,
+}
+
+/// A key equal for equal configurations (the prototype's `config_name`).
+fn config_key(c: &JobConfig) -> u64 {
+    (c.scale_out as u64)
+        | (c.task_slots as u64) << 8
+        | ((c.cpu * 100.0).round() as u64) << 16
+        | (c.memory_mb as u64) << 32
+        | (c.checkpoint_interval.as_ms() / 1000) << 48
 }
 
 /// An exactly known objective (log total cores or log total memory) as a zero-variance
@@ -590,15 +729,49 @@ impl Surrogate for Exact {
     }
 }
 
+/// The prototype's pre-training series (`prepare_model.py`): `dataset` without its last
+/// `trim_s` seconds, repeated to `len_s` seconds, each value x (1 + N(0, `noise`)), absolute.
+/// Empty when `len_s` is 0 or nothing is left after trimming.
+pub fn pretraining_series(
+    dataset_rps: &[f64],
+    trim_s: usize,
+    len_s: usize,
+    noise: f64,
+    seed: u64,
+) -> Vec<f64> {
+    use rand_distr::{Distribution, Normal};
+    let kept = &dataset_rps[..dataset_rps.len().saturating_sub(trim_s)];
+    if kept.is_empty() || len_s == 0 {
+        return Vec::new();
+    }
+    let mut rng = SimRng::seed_from_u64(seed);
+    let normal = Normal::new(0.0, noise.max(0.0)).expect("a finite, non-negative sd");
+    (0..len_s)
+        .map(|i| {
+            let v = kept[i % kept.len()];
+            (v + v * normal.sample(&mut rng)).abs()
+        })
+        .collect()
+}
+
 impl Policy for DemeterPolicy {
     fn name(&self) -> &str {
         "demeter"
+    }
+    fn wants_workload_history(&self) -> bool {
+        self.params.pretrain_s > 0
+    }
+    fn pretrain(&mut self, offered_rps: &[f64]) {
+        self.pretrain_forecaster(offered_rps);
     }
     fn interval(&self) -> SimDuration {
         SimDuration::from_secs(10)
     }
     fn decide(&mut self, obs: &Observation) -> Vec<Action> {
-        self.forecaster.update(&obs.workload_rps_since_last);
+        // The analytics service updates its models with the workload since its last request;
+        // the seconds are buffered until the next forecast (the same data, fewer refits).
+        self.unseen_workload
+            .extend_from_slice(&obs.workload_rps_since_last);
         for p in &obs.profiles {
             self.in_flight = self.in_flight.saturating_sub(1);
             self.profiles.push(measured(p));
@@ -651,7 +824,9 @@ impl Policy for DemeterPolicy {
                 .is_none_or(|t| now.saturating_since(t) >= self.params.poll);
         if due {
             self.last_eval = Some(now);
-            let (choice, why) = self.choose(&obs.config, thr, lat);
+            self.evaluations.push(now);
+            let eval = self.evaluate(&obs.config, thr, lat);
+            let (choice, why) = (eval.config, eval.why.as_str());
             if !same(&choice, &obs.config) {
                 self.log.push((now, choice.clone(), why));
                 self.last_change = now;
@@ -668,5 +843,189 @@ fn measured(p: &ProfileResult) -> Measured {
         throughput_rps: p.throughput_rps,
         latency_ms: p.latency_ms,
         recovery_s: p.recovery_s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::testing::observation;
+
+    fn cfg(scale_out: u32, slots: u32, cpu: f64, memory_mb: u32, chk_s: u64) -> JobConfig {
+        JobConfig {
+            scale_out,
+            task_slots: slots,
+            cpu,
+            memory_mb,
+            checkpoint_interval: SimDuration::from_secs(chk_s),
+            parallelism_overrides: vec![],
+        }
+    }
+
+    fn profile(c: JobConfig, thr: f64, lat: f64, rec: f64) -> ProfileResult {
+        ProfileResult {
+            config: c,
+            started_at: SimTime::ZERO,
+            finished_at: SimTime::ZERO,
+            throughput_rps: thr,
+            latency_ms: lat,
+            consumer_lag: 0.0,
+            recovery_s: rec,
+            recovered: rec < 360.0,
+        }
+    }
+
+    fn no_profiling() -> DemeterParams {
+        DemeterParams {
+            // Keep the analytics service busy: no profiling rounds in these tests.
+            analytics_time: SimDuration::from_secs(1_000_000),
+            pretrain_s: 0,
+            ..DemeterParams::default()
+        }
+    }
+
+    #[test]
+    fn evaluations_start_600_s_after_a_start_or_restart_then_every_60_s() {
+        let mut p = DemeterPolicy::new(no_profiling(), 1);
+        let mut obs = observation(0);
+        obs.config = p.params.space.default.clone();
+        obs.throughput_rps = Some(30_000.0);
+        let step = |p: &mut DemeterPolicy, obs: &mut Observation, t: u64| {
+            obs.time = SimTime::from_secs(t);
+            obs.workload_rps_since_last = vec![30_000.0; 10];
+            p.decide(obs);
+        };
+        for t in (0..=800).step_by(10) {
+            step(&mut p, &mut obs, t);
+        }
+        let secs: Vec<u64> = p.evaluations.iter().map(|t| t.as_ms() / 1000).collect();
+        assert_eq!(secs, vec![600, 660, 720, 780]);
+        // A failure: the job restarts at 810..840 and runs again from 850.
+        for t in (810..=840).step_by(10) {
+            obs.job_state = JobState::Restarting;
+            step(&mut p, &mut obs, t);
+        }
+        obs.job_state = JobState::Running;
+        obs.running_since = SimTime::from_secs(850);
+        for t in (850..=1600).step_by(10) {
+            step(&mut p, &mut obs, t);
+        }
+        let secs: Vec<u64> = p.evaluations.iter().map(|t| t.as_ms() / 1000).collect();
+        // Dwell of 600 s after the restart (850 s), then once a minute.
+        assert_eq!(secs[4..], [1450, 1510, 1570]);
+        // Without profiles nothing is modelled: the configuration is kept.
+        assert!(p.log.is_empty());
+    }
+
+    /// Profiles of a YSB-like job: 24 x 1 core handles 60 K rec/s; 8 x 1 core saturates at
+    /// 20 K rec/s with ~40-s latency.
+    fn seeded(p: &mut DemeterPolicy) {
+        let d = p.params.space.default.clone();
+        p.add_profile(&profile(cfg(24, 2, 2.0, 2048, 10), 30_000.0, 1_100.0, 80.0));
+        p.add_profile(&profile(cfg(16, 2, 2.0, 2048, 10), 30_000.0, 1_120.0, 85.0));
+        p.add_profile(&profile(
+            cfg(8, 1, 1.0, 2048, 10),
+            20_000.0,
+            40_000.0,
+            360.0,
+        ));
+        p.add_profile(&profile(d, 31_000.0, 1_090.0, 75.0));
+    }
+
+    #[test]
+    fn bad_current_latency_falls_back_to_the_default_configuration() {
+        let mut p = DemeterPolicy::new(no_profiling(), 2);
+        seeded(&mut p);
+        // With few profiles 3N boosting rounds shrink every prediction towards the mean (as
+        // in sklearn); 20 profiles give 60 rounds, enough to follow the rows.
+        for k in 0..16 {
+            let c = cfg(24, 1, 1.0, 1024 * (1 + k % 4), 10 + 20 * (k as u64 % 5));
+            p.add_profile(&profile(c, 20_000.0 + 2_000.0 * k as f64, 1_100.0, 90.0));
+        }
+        p.observe_workload(&[30_000.0; 3_600]);
+        let current = cfg(16, 2, 2.0, 2048, 10);
+        // Its measured latency is 3 x the best profile's: class bad (>= 2.14 x). (At exactly a
+        // profile's (scale-out, rate) the trees average the two rows, as sklearn's do.)
+        let e = p.evaluate(&current, 32_000.0, 3_300.0);
+        assert_eq!(e.why, Why::LatencyBad);
+        assert!(same(&e.config, &p.params.space.default));
+        assert!(e.current_l_n > 0.5);
+        // The same configuration with a normal latency is not sent back.
+        let e = p.evaluate(&current, 32_000.0, 1_150.0);
+        assert_ne!(e.why, Why::LatencyBad);
+        assert!(e.current_l_n < 0.5);
+    }
+
+    #[test]
+    fn without_three_profiles_in_the_target_chunk_the_model_is_not_ready() {
+        let mut p = DemeterPolicy::new(no_profiling(), 3);
+        p.add_profile(&profile(cfg(24, 2, 2.0, 2048, 10), 30_000.0, 1_100.0, 80.0));
+        p.add_profile(&profile(cfg(16, 2, 2.0, 2048, 10), 30_000.0, 1_120.0, 85.0));
+        p.observe_workload(&[30_000.0; 3_600]);
+        let d = p.params.space.default.clone();
+        let e = p.evaluate(&d, 30_000.0, 1_100.0);
+        assert_eq!(e.why, Why::ModelNotReady);
+        assert!(same(&e.config, &d));
+    }
+
+    #[test]
+    fn a_cheaper_configuration_is_chosen_only_if_its_pessimistic_predictions_pass() {
+        // Profiled at the forecast rate with short recoveries: something cheaper than the
+        // default is predicted to handle it.
+        let mut p = DemeterPolicy::new(no_profiling(), 4);
+        seeded(&mut p);
+        p.observe_workload(&[25_000.0; 3_600]);
+        let d = p.params.space.default.clone();
+        let e = p.evaluate(&d, 25_000.0, 1_100.0);
+        assert_eq!(e.why, Why::BetterCandidate, "{:?}", e.config);
+        let (c, m) = ConfigSpace::resources(&e.config);
+        assert!(c <= 24.0 && m < 98_304.0, "{:?}", e.config);
+        // The same profiles with recoveries near the limit: (mean + sd) x 1.25 > 180 s
+        // everywhere, so nothing is feasible and the default stays.
+        let mut q = DemeterPolicy::new(no_profiling(), 4);
+        let d = q.params.space.default.clone();
+        q.add_profile(&profile(
+            cfg(24, 2, 2.0, 2048, 10),
+            30_000.0,
+            1_100.0,
+            150.0,
+        ));
+        q.add_profile(&profile(
+            cfg(16, 2, 2.0, 2048, 10),
+            30_000.0,
+            1_120.0,
+            155.0,
+        ));
+        q.add_profile(&profile(
+            cfg(8, 1, 1.0, 2048, 10),
+            20_000.0,
+            40_000.0,
+            360.0,
+        ));
+        q.add_profile(&profile(d.clone(), 31_000.0, 1_090.0, 150.0));
+        q.observe_workload(&[25_000.0; 3_600]);
+        let e = q.evaluate(&d, 25_000.0, 1_100.0);
+        assert_eq!(e.why, Why::NoOtherValid);
+        assert!(same(&e.config, &d));
+    }
+
+    #[test]
+    fn pretraining_series_trims_tiles_and_adds_one_percent_noise() {
+        let data: Vec<f64> = (0..1000).map(|i| 1000.0 + i as f64).collect();
+        let s = pretraining_series(&data, 100, 2_500, 0.01, 42);
+        assert_eq!(s.len(), 2_500);
+        // Second 900 is the first of the second tile (the last 100 s were dropped).
+        assert!((s[900] / 1000.0 - 1.0).abs() < 0.05, "{}", s[900]);
+        assert!((s[899] / 1899.0 - 1.0).abs() < 0.05, "{}", s[899]);
+        let rel: Vec<f64> = (0..2_500).map(|i| s[i] / data[i % 900] - 1.0).collect();
+        let mean = rel.iter().sum::<f64>() / rel.len() as f64;
+        let sd = (rel.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rel.len() as f64).sqrt();
+        assert!(
+            mean.abs() < 0.002 && (sd - 0.01).abs() < 0.002,
+            "{mean} {sd}"
+        );
+        assert_eq!(s, pretraining_series(&data, 100, 2_500, 0.01, 42));
+        assert!(pretraining_series(&data, 1000, 10, 0.01, 1).is_empty());
+        assert!(pretraining_series(&data, 0, 0, 0.01, 1).is_empty());
     }
 }

@@ -20,6 +20,13 @@ pub struct EvalSpec {
     pub season_s: Option<usize>,
     /// The model's parameters (its `season_s` and `horizon_s` are overridden by the above).
     pub params: ForecastParams,
+    /// History before the trace (per second, oldest first), e.g. the prototype's tiled
+    /// pre-training series (§4.1). The models are pre-trained on it followed by the warm-up,
+    /// and the baselines see it as past. Empty: none.
+    pub pretrain_rps: Vec<f64>,
+    /// The season of the seasonal-naive baseline when it differs from the model's (e.g. the
+    /// model finds its season itself, `params.auto_season_s`). `None`: `season_s`.
+    pub naive_season_s: Option<usize>,
 }
 
 impl EvalSpec {
@@ -31,6 +38,8 @@ impl EvalSpec {
             horizon_s,
             season_s: None,
             params: ForecastParams::default(),
+            pretrain_rps: Vec::new(),
+            naive_season_s: None,
         }
     }
 }
@@ -70,6 +79,8 @@ pub struct ForecastReport {
     pub decision_points: usize,
     /// The model first, then the baselines.
     pub methods: Vec<MethodScore>,
+    /// Seconds of history before the trace the models were pre-trained on.
+    pub pretrained_s: usize,
 }
 
 impl ForecastReport {
@@ -88,13 +99,21 @@ impl fmt::Display for ForecastReport {
              buffer {:.2}, season {}",
             self.decision_points,
             s.every_s,
-            s.warmup_s,
+            s.warmup_s + self.pretrained_s,
             s.horizon_s,
             s.params.bins,
             s.params.buffer,
-            match s.season_s {
-                Some(p) => format!("{p} s"),
-                None => format!("none (seasonal-naive = last {} s repeated)", s.horizon_s),
+            match (s.season_s, s.params.auto_season_s, s.naive_season_s) {
+                (Some(p), ..) => format!("{p} s"),
+                (None, Some((lo, hi)), naive) => format!(
+                    "found by the model in {lo}..{hi} s; seasonal-naive {}",
+                    naive.map_or(format!("= last {} s repeated", s.horizon_s), |p| format!(
+                        "season {p} s"
+                    ))
+                ),
+                (None, None, Some(p)) => format!("none in the model; seasonal-naive {p} s"),
+                (None, None, None) =>
+                    format!("none (seasonal-naive = last {} s repeated)", s.horizon_s),
             }
         )?;
         writeln!(
@@ -204,23 +223,30 @@ pub fn evaluate_with(trace_rps: &[f64], spec: &EvalSpec) -> ForecastReport {
     let mut seasonal = params.clone();
     seasonal.season_s = spec.season_s;
     models.push(("model".into(), Forecaster::new(seasonal), Acc::default()));
-    if spec.season_s.is_some() {
+    if spec.season_s.is_some() || params.auto_season_s.is_some() {
         let mut plain = params.clone();
         plain.season_s = None;
+        plain.auto_season_s = None;
         models.push(("model-4.1".into(), Forecaster::new(plain), Acc::default()));
     }
     let warm = &trace_rps[..warmup.min(trace_rps.len())];
+    let before = spec.pretrain_rps.len();
+    let mut first: Vec<f64> = spec.pretrain_rps.clone();
+    first.extend_from_slice(warm);
     for (_, m, _) in &mut models {
-        m.pretrain(warm);
+        m.pretrain(&first);
     }
-    let season = spec.season_s.unwrap_or(horizon);
+    // The baselines' past: the pre-training history, then the trace.
+    let mut past: Vec<f64> = spec.pretrain_rps.clone();
+    past.extend_from_slice(trace_rps);
+    let season = spec.naive_season_s.or(spec.season_s).unwrap_or(horizon);
     let mut naive = Acc::default();
     let mut last = Acc::default();
     let mut points = 0;
     let mut prev = warm.len();
     let mut t = warmup;
     while t + horizon <= trace_rps.len() {
-        let history = &trace_rps[..t];
+        let history = &past[..before + t];
         let actual = &trace_rps[t..t + horizon];
         for (_, m, acc) in &mut models {
             m.update(&trace_rps[prev..t]);
@@ -251,8 +277,11 @@ pub fn evaluate_with(trace_rps: &[f64], spec: &EvalSpec) -> ForecastReport {
             horizon_s: horizon,
             season_s: spec.season_s,
             params,
+            pretrain_rps: Vec::new(),
+            naive_season_s: spec.naive_season_s,
         },
         decision_points: points,
         methods,
+        pretrained_s: before,
     }
 }

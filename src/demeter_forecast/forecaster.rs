@@ -49,6 +49,14 @@ pub struct ForecastParams {
     pub season_search_s: usize,
     /// Window of the season matching, in seconds (at least 600 s of it must be available).
     pub season_match_s: usize,
+    /// Automatic season (not in Demeter; `None` = off): with `season_s` unset, every
+    /// `season_match_s` seconds the lag in `[min, max]` seconds whose value best matches the
+    /// last `season_match_s` seconds (least mean absolute difference, searched in 60-s steps
+    /// then refined to the second) becomes the season, if it matches them better than the
+    /// forecast horizon's lag does (i.e. seasonal-naive would have beaten the last horizon
+    /// repeated); otherwise no season. No period is given: (3 600, 43 200) looks for any
+    /// season of 1 to 12 hours.
+    pub auto_season_s: Option<(usize, usize)>,
 }
 
 impl Default for ForecastParams {
@@ -69,6 +77,7 @@ impl Default for ForecastParams {
             season_s: None,
             season_search_s: 120,
             season_match_s: 3600,
+            auto_season_s: None,
         }
     }
 }
@@ -95,6 +104,13 @@ impl ForecastParams {
             self.season_search_s = self.season_search_s.min(p - 1);
         }
         self.season_match_s = self.season_match_s.max(600);
+        if self.season_s.is_some() {
+            self.auto_season_s = None;
+        }
+        self.auto_season_s = self
+            .auto_season_s
+            .map(|(lo, hi)| (lo.max(self.horizon_s + 1), hi))
+            .filter(|(lo, hi)| lo <= hi);
         self
     }
 }
@@ -150,6 +166,9 @@ pub struct Forecaster {
     plain: Bank,
     seasonal: Bank,
     sg_centre: Vec<f64>,
+    /// Savitzky-Golay weights for the last `window / 2` samples (index = samples after it),
+    /// computed once: the provisional tail is refiltered on every update.
+    sg_end: Vec<Vec<f64>>,
     exp_first: i64,
     exp_weights: Vec<f64>,
     /// Seconds observed in total (including trimmed ones).
@@ -167,6 +186,16 @@ impl Forecaster {
         let (exp_first, exp_weights) = exp_window(params.exp_window, params.exp_tau);
         Forecaster {
             sg_centre: savgol_weights(params.savgol_window, params.savgol_order, 0),
+            sg_end: (0..params.savgol_window / 2)
+                .map(|from_end| {
+                    let half = params.savgol_window / 2;
+                    savgol_weights(
+                        params.savgol_window,
+                        params.savgol_order,
+                        (half - from_end) as i64,
+                    )
+                })
+                .collect(),
             plain: Bank::new(&params, true),
             seasonal: Bank::new(&params, false),
             params,
@@ -240,11 +269,17 @@ impl Forecaster {
         self.observed_s += new.len() as u64;
         self.reprocess_tail();
         self.plain.ingest(&self.z, self.final_len);
-        if self.params.season_s.is_some() {
-            let due = self.lag.is_none()
+        if self.params.season_s.is_some() || self.params.auto_season_s.is_some() {
+            let auto = self.params.auto_season_s.is_some();
+            let due = (self.lag.is_none() && !auto)
                 || self.observed_s - self.lag_checked_at >= self.params.season_match_s as u64;
             if due {
-                let lag = self.estimate_lag();
+                let lag = if auto {
+                    self.lag_checked_at = self.observed_s;
+                    self.detect_season()
+                } else {
+                    self.estimate_lag()
+                };
                 if lag.is_some() {
                     self.lag_checked_at = self.observed_s;
                 }
@@ -256,6 +291,47 @@ impl Forecaster {
             self.seasonal.ingest(&self.u, self.final_len);
         }
         self.trim();
+    }
+
+    /// The automatic season (see [`ForecastParams::auto_season_s`]).
+    fn detect_season(&self) -> Option<usize> {
+        let (lo, hi) = self.params.auto_season_s?;
+        let n = self.raw.len();
+        let window = self.params.season_match_s;
+        if n < lo + window {
+            return self.lag;
+        }
+        let hi = hi.min(n - window);
+        let recent = &self.raw[n - window..];
+        let amdf = |lag: usize| -> f64 {
+            let past = &self.raw[n - window - lag..n - lag];
+            recent.iter().zip(past).map(|(a, b)| (a - b).abs()).sum()
+        };
+        let mut best: Option<(f64, usize)> = None;
+        let consider = |lag: usize, best: &mut Option<(f64, usize)>| {
+            let d = amdf(lag);
+            if best.is_none_or(|(b, l)| d < b || (d == b && lag < l)) {
+                *best = Some((d, lag));
+            }
+        };
+        for lag in (lo..=hi).step_by(60) {
+            consider(lag, &mut best);
+        }
+        let (_, coarse) = best?;
+        for lag in coarse.saturating_sub(59).max(lo)..=(coarse + 59).min(hi) {
+            consider(lag, &mut best);
+        }
+        let (d, lag) = best?;
+        if d >= amdf(self.params.horizon_s) {
+            return None;
+        }
+        // Hysteresis as for a given season: keep the lag in use unless clearly worse.
+        match self.lag {
+            Some(current) if current != lag && current <= hi && d >= 0.8 * amdf(current) => {
+                Some(current)
+            }
+            _ => Some(lag),
+        }
     }
 
     /// The season lag matching the recent raw history best (see `season_search_s`).
@@ -325,15 +401,26 @@ impl Forecaster {
         let from = self.final_len;
         let back = (-self.exp_first) as usize;
         let sg_from = from.saturating_sub(back);
+        let window = self.params.savgol_window;
+        let half = window / 2;
         let sg: Vec<f64> = (sg_from..n)
             .map(|j| {
-                savgol_at(
-                    &self.raw,
-                    j,
-                    self.params.savgol_window,
-                    self.params.savgol_order,
-                    &self.sg_centre,
-                )
+                if n >= window && j + half >= n {
+                    // Near the end: the cached edge weights (the same as `savgol_at`'s).
+                    let w = &self.sg_end[n - 1 - j];
+                    w.iter()
+                        .zip(&self.raw[n - window..])
+                        .map(|(a, b)| a * b)
+                        .sum()
+                } else {
+                    savgol_at(
+                        &self.raw,
+                        j,
+                        window,
+                        self.params.savgol_order,
+                        &self.sg_centre,
+                    )
+                }
             })
             .collect();
         self.z.truncate(from);
@@ -359,7 +446,12 @@ impl Forecaster {
     /// Drop old history beyond what the models and the season need.
     fn trim(&mut self) {
         let max_stride = self.params.models * self.params.stride_step_s;
-        let keep = self.params.season_s.unwrap_or(0)
+        let longest = self
+            .params
+            .season_s
+            .unwrap_or(0)
+            .max(self.params.auto_season_s.map_or(0, |(_, hi)| hi));
+        let keep = longest
             + self.params.season_search_s
             + self.params.season_match_s
             + (self.params.max_ar_order + 3) * max_stride

@@ -30,31 +30,36 @@ pub fn normalise_ratio(ratio: f64) -> f64 {
     (ratio.ln() / 4f64.ln()).tanh().max(0.0)
 }
 
+/// A node of a tree stored in pre-order: a split's left child is the next node.
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
     Leaf(f64),
     Split {
         feature: usize,
         threshold: f64,
-        left: Box<Node>,
-        right: Box<Node>,
+        right: usize,
     },
 }
 
-impl Node {
+#[derive(Debug, Clone, PartialEq)]
+struct Tree(Vec<Node>);
+
+impl Tree {
     fn predict(&self, x: &[f64; 2]) -> f64 {
-        match self {
-            Node::Leaf(v) => *v,
-            Node::Split {
-                feature,
-                threshold,
-                left,
-                right,
-            } => {
-                if x[*feature] <= *threshold {
-                    left.predict(x)
-                } else {
-                    right.predict(x)
+        let mut k = 0;
+        loop {
+            match self.0[k] {
+                Node::Leaf(v) => return v,
+                Node::Split {
+                    feature,
+                    threshold,
+                    right,
+                } => {
+                    k = if x[feature] <= threshold {
+                        k + 1
+                    } else {
+                        right
+                    }
                 }
             }
         }
@@ -66,7 +71,7 @@ impl Node {
 pub struct GradientBoostedTrees {
     init: f64,
     learning_rate: f64,
-    trees: Vec<Node>,
+    trees: Vec<Tree>,
 }
 
 impl GradientBoostedTrees {
@@ -86,13 +91,27 @@ impl GradientBoostedTrees {
         };
         let mut pred = vec![init; n];
         let mut trees = Vec::with_capacity(n_estimators);
-        let idx: Vec<usize> = (0..n).collect();
+        let root = Workspace::root(x, n);
+        let mut ws = Workspace::root(x, n);
+        let mut residual = vec![0.0; n];
         for _ in 0..n_estimators {
-            let residual: Vec<f64> = (0..n).map(|i| y[i] - pred[i]).collect();
-            let tree = build(x, &residual, idx.clone(), max_depth);
             for i in 0..n {
-                pred[i] += learning_rate * tree.predict(&x[i]);
+                residual[i] = y[i] - pred[i];
             }
+            ws.by_index.copy_from_slice(&root.by_index);
+            for (w, r) in ws.by_feature.iter_mut().zip(&root.by_feature) {
+                w.copy_from_slice(r);
+            }
+            let mut tree = Tree(Vec::new());
+            let mut fit = Fitting {
+                x,
+                r: &residual,
+                ws: &mut ws,
+                nodes: &mut tree.0,
+                pred: &mut pred,
+                learning_rate,
+            };
+            fit.build(0, n, max_depth);
             trees.push(tree);
         }
         GradientBoostedTrees {
@@ -122,51 +141,135 @@ fn mean(r: &[f64], idx: &[usize]) -> f64 {
     idx.iter().map(|&i| r[i]).sum::<f64>() / idx.len().max(1) as f64
 }
 
-fn build(x: &[[f64; 2]], r: &[f64], idx: Vec<usize>, depth: usize) -> Node {
-    let m = mean(r, &idx);
-    if depth == 0 || idx.len() < 2 {
-        return Node::Leaf(m);
-    }
-    let sse: f64 = idx.iter().map(|&i| (r[i] - m).powi(2)).sum();
-    if sse <= 1e-14 * (1.0 + m * m) * idx.len() as f64 {
-        return Node::Leaf(m);
-    }
-    let total: f64 = idx.iter().map(|&i| r[i]).sum();
-    let n = idx.len() as f64;
-    // (gain, feature, threshold)
-    let mut best: Option<(f64, usize, f64)> = None;
-    for feature in [0usize, 1] {
-        let mut order = idx.clone();
-        order.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]).then(a.cmp(&b)));
-        let mut left_sum = 0.0;
-        for k in 0..order.len() - 1 {
-            left_sum += r[order[k]];
-            let (here, next) = (x[order[k]][feature], x[order[k + 1]][feature]);
-            if next <= here {
-                continue;
-            }
-            let nl = (k + 1) as f64;
-            let nr = n - nl;
-            let diff = left_sum / nl - (total - left_sum) / nr;
-            let gain = nl * nr / n * diff * diff;
-            if best.is_none_or(|(g, _, _)| gain > g * (1.0 + 1e-12)) {
-                best = Some((gain, feature, here + (next - here) / 2.0));
-            }
+/// The rows of every node, as segments of three arrays: in index order (for the sums, as
+/// sklearn adds them) and sorted by each feature (ties by index). A node owns the same range
+/// `lo..hi` of all three; splitting partitions each range stably in place, so no node sorts
+/// or allocates.
+struct Workspace {
+    by_index: Vec<usize>,
+    by_feature: [Vec<usize>; 2],
+    spill: Vec<usize>,
+}
+
+impl Workspace {
+    fn root(x: &[[f64; 2]], n: usize) -> Self {
+        let by_index: Vec<usize> = (0..n).collect();
+        let sorted = |feature: usize| {
+            let mut order = by_index.clone();
+            order.sort_by(|&a, &b| x[a][feature].total_cmp(&x[b][feature]).then(a.cmp(&b)));
+            order
+        };
+        Workspace {
+            by_feature: [sorted(0), sorted(1)],
+            by_index,
+            spill: Vec::with_capacity(n),
         }
     }
-    let Some((gain, feature, threshold)) = best else {
-        return Node::Leaf(m);
-    };
-    if gain.is_nan() || gain <= 0.0 {
-        return Node::Leaf(m);
+
+    /// Stable in-place partition of `v` (left: `x[feature] <= threshold`); returns the
+    /// left count.
+    fn partition(
+        v: &mut [usize],
+        spill: &mut Vec<usize>,
+        x: &[[f64; 2]],
+        feature: usize,
+        threshold: f64,
+    ) -> usize {
+        spill.clear();
+        let mut w = 0;
+        for k in 0..v.len() {
+            let i = v[k];
+            if x[i][feature] <= threshold {
+                v[w] = i;
+                w += 1;
+            } else {
+                spill.push(i);
+            }
+        }
+        v[w..].copy_from_slice(spill);
+        w
     }
-    let (left, right): (Vec<usize>, Vec<usize>) =
-        idx.into_iter().partition(|&i| x[i][feature] <= threshold);
-    Node::Split {
-        feature,
-        threshold,
-        left: Box::new(build(x, r, left, depth - 1)),
-        right: Box::new(build(x, r, right, depth - 1)),
+
+    fn split(&mut self, x: &[[f64; 2]], lo: usize, hi: usize, f: usize, t: f64) -> usize {
+        let n = Self::partition(&mut self.by_index[lo..hi], &mut self.spill, x, f, t);
+        for order in &mut self.by_feature {
+            Self::partition(&mut order[lo..hi], &mut self.spill, x, f, t);
+        }
+        lo + n
+    }
+}
+
+/// One tree being grown: its nodes, and the training rows' predictions, which each leaf
+/// updates for its own rows (the same addition `predict` would make).
+struct Fitting<'a> {
+    x: &'a [[f64; 2]],
+    r: &'a [f64],
+    ws: &'a mut Workspace,
+    nodes: &'a mut Vec<Node>,
+    pred: &'a mut [f64],
+    learning_rate: f64,
+}
+
+impl Fitting<'_> {
+    fn leaf(&mut self, lo: usize, hi: usize, m: f64) {
+        for &i in &self.ws.by_index[lo..hi] {
+            self.pred[i] += self.learning_rate * m;
+        }
+        self.nodes.push(Node::Leaf(m));
+    }
+
+    fn build(&mut self, lo: usize, hi: usize, depth: usize) {
+        let (x, r) = (self.x, self.r);
+        let idx = &self.ws.by_index[lo..hi];
+        let m = mean(r, idx);
+        if depth == 0 || idx.len() < 2 {
+            return self.leaf(lo, hi, m);
+        }
+        let sse: f64 = idx.iter().map(|&i| (r[i] - m).powi(2)).sum();
+        if sse <= 1e-14 * (1.0 + m * m) * idx.len() as f64 {
+            return self.leaf(lo, hi, m);
+        }
+        let total: f64 = idx.iter().map(|&i| r[i]).sum();
+        let n = idx.len() as f64;
+        // (gain, feature, threshold)
+        let mut best: Option<(f64, usize, f64)> = None;
+        for feature in [0usize, 1] {
+            let order = &self.ws.by_feature[feature][lo..hi];
+            let mut left_sum = 0.0;
+            for k in 0..order.len() - 1 {
+                left_sum += r[order[k]];
+                let (here, next) = (x[order[k]][feature], x[order[k + 1]][feature]);
+                if next <= here {
+                    continue;
+                }
+                let nl = (k + 1) as f64;
+                let nr = n - nl;
+                let diff = left_sum / nl - (total - left_sum) / nr;
+                let gain = nl * nr / n * diff * diff;
+                if best.is_none_or(|(g, _, _)| gain > g * (1.0 + 1e-12)) {
+                    best = Some((gain, feature, here + (next - here) / 2.0));
+                }
+            }
+        }
+        let Some((gain, feature, threshold)) = best else {
+            return self.leaf(lo, hi, m);
+        };
+        if gain.is_nan() || gain <= 0.0 {
+            return self.leaf(lo, hi, m);
+        }
+        let mid = self.ws.split(x, lo, hi, feature, threshold);
+        let at = self.nodes.len();
+        self.nodes.push(Node::Split {
+            feature,
+            threshold,
+            right: 0,
+        });
+        self.build(lo, mid, depth - 1);
+        let right_at = self.nodes.len();
+        if let Node::Split { right, .. } = &mut self.nodes[at] {
+            *right = right_at;
+        }
+        self.build(mid, hi, depth - 1);
     }
 }
 

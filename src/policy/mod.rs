@@ -14,7 +14,7 @@ pub mod profile;
 mod reactive;
 mod static_policy;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use ds2::{Ds2, Ds2Params};
 pub use flink_autoscaler::{AutoscalerParams, FlinkAutoscaler};
@@ -76,6 +76,14 @@ pub trait Policy: Send {
         _edge: &crate::cluster::EdgeSetup,
     ) {
     }
+    /// Whether the policy pre-trains on the workload's history before the run (Demeter's
+    /// forecaster, research/demeter.md §4.1). Default: no.
+    fn wants_workload_history(&self) -> bool {
+        false
+    }
+    /// The offered load without generator noise (per second, one dataset length), given once
+    /// before the run when [`Policy::wants_workload_history`] is true.
+    fn pretrain(&mut self, _offered_rps: &[f64]) {}
 }
 
 /// A policy name the registry does not know, or parameters it rejects.
