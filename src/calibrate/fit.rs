@@ -12,7 +12,7 @@
 use argmin::core::{CostFunction, Executor, State};
 use argmin::solver::neldermead::NelderMead;
 
-use super::validate::{fidelity, simulate_recorded, Fidelity, RecordedSetup};
+use super::validate::{fidelity_bucketed, simulate_recorded_data, Fidelity, RecordedSetup};
 use super::RecordedPolicy;
 use crate::flink::{JobModel, JobModelSpec};
 use crate::runfolder::RunData;
@@ -142,6 +142,18 @@ pub struct FitProblem {
     pub base: JobModel,
     pub workload_rps: Vec<f64>,
     pub seed: u64,
+    /// A live recording's rescales and offered load (policy `Live`).
+    pub live: Option<super::live::LiveRun>,
+}
+
+/// Seconds per mean for the throughput and lag errors: 60 for the 18-h Demeter runs, 10 for a
+/// minutes-long live recording (a 150-s run has only 2-3 minute means).
+pub fn bucket_s(policy: RecordedPolicy) -> i64 {
+    if policy == RecordedPolicy::Live {
+        10
+    } else {
+        60
+    }
 }
 
 impl FitProblem {
@@ -165,15 +177,23 @@ impl FitProblem {
     pub fn evaluate(&self, values: &[f64]) -> Fidelity {
         let spec = apply(&self.base.spec, values);
         let model = JobModel { spec };
-        let result = simulate_recorded(RecordedSetup {
+        let (_, data) = simulate_recorded_data(RecordedSetup {
             run: self.run.clone(),
             policy: self.policy,
             model,
             workload_rps: self.workload_rps.clone(),
             seed: self.seed,
             tick: SimDuration::from_secs(1),
+            live: self.live.clone(),
         });
-        fidelity(&self.run, &result.run_data())
+        match &self.live {
+            Some(live) => fidelity_bucketed(
+                &super::live::processed_run(&self.run, live),
+                &data,
+                bucket_s(self.policy),
+            ),
+            None => fidelity_bucketed(&self.run, &data, bucket_s(self.policy)),
+        }
     }
 
     /// The starting values (the base model's).
