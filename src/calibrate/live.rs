@@ -330,3 +330,12 @@ mod tests {
         assert_eq!(load, vec![100.0, 150.0, 150.0, 200.0, 200.0, 200.0]);
     }
 }
+
+/// RMS of simulated minus recorded durations over the rows that have both, seconds.
+pub fn resume_rms_error_s(rows: &[TimelineRow]) -> Option<f64> {
+    let d: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| Some(r.simulated_s? - r.recorded_s?))
+        .collect();
+    (!d.is_empty()).then(|| (d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64).sqrt())
+}

@@ -211,6 +211,9 @@ pub struct Fidelity {
     pub core_hours_error_pct: f64,
     /// Relative error of mean recovery, %.
     pub recovery_mean_error_pct: Option<f64>,
+    /// A live recording: RMS of simulated minus recorded time from each rescale request or
+    /// TaskManager kill to the job running again, s (`live::timeline_rows`).
+    pub resume_rms_error_s: Option<f64>,
     /// Per failure: (recorded injection epoch, recorded recovery s, simulated recovery s).
     pub per_failure: Vec<(i64, Option<i64>, Option<i64>)>,
 }
@@ -311,6 +314,7 @@ pub fn fidelity_bucketed(recorded: &RunData, simulated: &RunData, bucket_s: i64)
         .collect();
     Fidelity {
         bucket_s,
+        resume_rms_error_s: None,
         throughput_mape_pct,
         lag_mean_error_pct: rel_err_pct(
             sim.consumer_lag_records_mean,
@@ -381,7 +385,13 @@ pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
             opt(f.recovery_mean_error_pct, 1),
         ),
     ];
-    for (k, v) in rows {
+    let live_row = f.resume_rms_error_s.map(|v| {
+        (
+            "rescale/recovery duration RMS error, s".to_string(),
+            format!("{v:.2}"),
+        )
+    });
+    for (k, v) in rows.into_iter().chain(live_row) {
         out.push_str(&format!("| {k} | {v} |\n"));
     }
     out.push_str("\n## Recovery per failure (s)\n\n| # | injected (epoch s) | recorded | simulated |\n|--:|--:|--:|--:|\n");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::calibrate::fit::{self, FitProblem, PARAMS};
+use crate::calibrate::fit::{self, FitProblem};
 use crate::calibrate::RecordedPolicy;
 use crate::rng;
 use crate::runfolder::read_run_folder;
@@ -107,13 +107,14 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
     };
     eprintln!(
         "fitting {} parameters on {} (each evaluation replays the whole run)...",
-        PARAMS.len(),
+        fit::params_for(policy).len(),
         args.run.display()
     );
     let (result, fitted_spec) =
         fit::fit(problem, args.max_iters).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("| parameter | initial | fitted | bounds |\n|:--|--:|--:|:--|");
-    for (p, (a, b)) in PARAMS.iter().zip(result.initial.iter().zip(&result.fitted)) {
+    let params = fit::params_for(policy);
+    for (p, (a, b)) in params.iter().zip(result.initial.iter().zip(&result.fitted)) {
         println!(
             "| {} | {} | {} | [{}, {}] |",
             p.key,
@@ -154,6 +155,11 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             "median latency error %",
             result.before.latency_p50_error_pct,
             result.after.latency_p50_error_pct,
+        ),
+        (
+            "rescale/recovery RMS error s",
+            result.before.resume_rms_error_s,
+            result.after.resume_rms_error_s,
         ),
     ] {
         println!("| {k} | {} | {} |", show(a), show(b));

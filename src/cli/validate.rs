@@ -212,7 +212,12 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         Some(l) => crate::calibrate::live::processed_run(&recorded, l),
         None => recorded,
     };
-    let f = fidelity_bucketed(&recorded, &simulated, bucket);
+    let mut f = fidelity_bucketed(&recorded, &simulated, bucket);
+    if let Some(l) = &live {
+        f.resume_rms_error_s = crate::calibrate::live::resume_rms_error_s(
+            &crate::calibrate::live::timeline_rows(l, &recorded, &result),
+        );
+    }
     std::fs::write(
         out.join("fidelity.json"),
         serde_json::to_string_pretty(&f)? + "\n",
