@@ -302,6 +302,15 @@ pub fn offered_load(polls: &[Poll], seconds: usize) -> Vec<f64> {
         .collect()
 }
 
+/// RMS of simulated minus recorded durations over the rows that have both, seconds.
+pub fn resume_rms_error_s(rows: &[TimelineRow]) -> Option<f64> {
+    let d: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| Some(r.simulated_s? - r.recorded_s?))
+        .collect();
+    (!d.is_empty()).then(|| (d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,13 +338,4 @@ mod tests {
         let load = offered_load(&polls, 6);
         assert_eq!(load, vec![100.0, 150.0, 150.0, 200.0, 200.0, 200.0]);
     }
-}
-
-/// RMS of simulated minus recorded durations over the rows that have both, seconds.
-pub fn resume_rms_error_s(rows: &[TimelineRow]) -> Option<f64> {
-    let d: Vec<f64> = rows
-        .iter()
-        .filter_map(|r| Some(r.simulated_s? - r.recorded_s?))
-        .collect();
-    (!d.is_empty()).then(|| (d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64).sqrt())
 }
