@@ -100,8 +100,8 @@ pub fn timeline_rows(
 /// Why: the live backend records the source vertex's records out per poll as throughput, and
 /// that counter stands still over REST for seconds while the source is backpressured (in
 /// ds2-step-tm-kill, 40-60 s: the source's mean out 218-328 rec/s while `work`, busy
-/// 1 000 ms/s, took in 885-900 rec/s; over the run the source's out sums to ~60 % of what
-/// `work` took in, which no job can do). Every record passes the last vertex, so its input
+/// 1 000 ms/s, took in 885-900 rec/s; over the run the source's out averages 590 rec/s and
+/// `work`'s in 1 123 rec/s, which no job can do). Every record passes the last vertex, so its input
 /// rate is the job's throughput.
 pub fn processed_run(run: &crate::runfolder::RunData, live: &LiveRun) -> crate::runfolder::RunData {
     let mut r = run.clone();
