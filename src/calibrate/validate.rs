@@ -105,11 +105,12 @@ fn simulate_with_rates(setup: RecordedSetup) -> (RunResult, PerSecond, PerSecond
     let failures_scheduled = failures.len();
     let horizon = SimTime::from_secs(run.window_s.max(1) as u64);
     let kind = match setup.policy {
-        // `kill -9` of a TaskManager process: its tasks fail at once (connection reset), the
-        // JobManager sees the loss within a heartbeat (events.csv: restarting 1 s before
-        // "task_manager_lost").
+        // `kill -9` of a TaskManager process: its tasks fail at once (connection reset).
+        // failures.csv holds the second the backend saw the loss, and the job was already
+        // restarting a second before (ds2-step-tm-kill events.csv: Restarting 101.0 s,
+        // task_manager_lost 102.0 s), so the failure is detected at that second.
         RecordedPolicy::Live => FailureKind::TaskManagerCrash {
-            detection: SimDuration::from_secs(1),
+            detection: SimDuration::ZERO,
         },
         _ => FailureKind::NetworkDelay {
             duration: SimDuration::from_secs(30),
