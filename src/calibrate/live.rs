@@ -324,6 +324,40 @@ mod tests {
     }
 
     #[test]
+    fn a_resume_is_the_running_state_or_else_the_restart_step() {
+        let live = LiveRun {
+            running_s: vec![22.056, 103.024],
+            restart_seen_s: vec![22.055, 37.021, 102.019],
+            ..LiveRun::default()
+        };
+        // Running seen with the restart: the Running time.
+        assert_eq!(recorded_resume(&live, 20.318), Some(22.056));
+        // No Running state polled for this one: the restart counter's step.
+        assert_eq!(recorded_resume(&live, 35.396), Some(37.021));
+        // Running 1 s after the restart step: still this restart's.
+        assert_eq!(recorded_resume(&live, 101.0), Some(103.024));
+        assert_eq!(recorded_resume(&live, 200.0), None);
+    }
+
+    #[test]
+    fn the_committed_recording_reads() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("traces/live/ds2-step-tm-kill");
+        let live = read_live_run(&dir, 1_795_330_728, 150).unwrap();
+        assert_eq!(live.parallelism.first().unwrap().1, vec![1, 1]);
+        let targets: Vec<Vec<u32>> = live.rescale_requests.iter().map(|r| r.1.clone()).collect();
+        assert_eq!(targets, [vec![1, 3], vec![1, 1], vec![1, 3], vec![1, 1]]);
+        assert_eq!(live.rescale_requests[0].0, SimTime::from_ms(20_318));
+        assert_eq!(live.offered_rps.len(), 150);
+        // Before the step the generator ran at 300 rec/s.
+        assert!(
+            (live.offered_rps[5] - 300.0).abs() < 15.0,
+            "{}",
+            live.offered_rps[5]
+        );
+    }
+
+    #[test]
     fn load_is_output_plus_backlog_growth_and_restarts_take_the_next_rate() {
         // 100 rec/s emitted with no backlog, then 100 emitted + 50/s of backlog growth, then a
         // restart (backlog reads 0, nothing emitted), then 200 rec/s.

@@ -3,7 +3,7 @@
 //! The twin gets the recorded workload (3 x the dataset with the generators' noise), the
 //! recorded failure times and the configuration timeline the run went through, so what is
 //! judged is the twin, not a policy. Errors are computed on 60-s means where the recorded
-//! series are noisy per second.
+//! series are noisy per second (10-s means for a minutes-long live recording).
 
 use crate::backend::SimBackend;
 use crate::control;
