@@ -26,10 +26,12 @@ pub struct ValidateArgs {
     /// Replace DIR if it holds an earlier run.
     #[arg(long)]
     pub force: bool,
-    /// Job model (default: models/ysb.toml for *_ADS_* runs, models/tsw.toml for *_CARS_*).
+    /// Job model (default: models/ysb.toml for *_ADS_* runs, models/tsw.toml for *_CARS_*,
+    /// models/ratejob.toml for a live recording).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Workload trace (default: the run's dataset in ../../datasets/ next to the run folder).
+    /// Workload trace (default: the run's dataset in ../../datasets/ next to the run folder; a
+    /// live recording: the offered load reconstructed from its vertices.csv).
     #[arg(long)]
     pub workload: Option<PathBuf>,
     /// Generator replicas, each at the dataset rate (research/demeter.md §1).
