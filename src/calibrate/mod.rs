@@ -2,8 +2,12 @@
 //! measuring how far the twin is from it, and (later) fitting model parameters.
 
 pub mod fit;
+pub mod live;
 pub mod replay;
 pub mod validate;
 
 pub use replay::{Change, RecordedPolicy, ReplayPolicy};
-pub use validate::{fidelity, render_report, simulate_recorded, Fidelity, RecordedSetup};
+pub use validate::{
+    fidelity, fidelity_bucketed, render_report, simulate_recorded, simulate_recorded_data,
+    Fidelity, RecordedSetup,
+};

@@ -17,6 +17,8 @@ pub enum Change {
     /// changed (the operator autoscaler also redeploys to change a vertex's parallelism below
     /// the TaskManager count, which the traces do not record).
     Restart(JobConfig),
+    /// A per-vertex in-place rescale through the adaptive scheduler (a live recording).
+    RescaleInPlace(Vec<u32>),
 }
 
 /// How the recorded run's job was managed, from its name (`baseline`, `reactive`, `operator`,
@@ -27,6 +29,9 @@ pub enum RecordedPolicy {
     Reactive,
     Operator,
     Demeter,
+    /// A live recording (`demeter-sim live --record`): in-place rescales from its
+    /// `events.csv`, TaskManager kills from `failures.csv` (see [`super::live`]).
+    Live,
 }
 
 impl RecordedPolicy {
@@ -36,6 +41,7 @@ impl RecordedPolicy {
             "reactive" => Some(RecordedPolicy::Reactive),
             "operator" => Some(RecordedPolicy::Operator),
             "demeter" => Some(RecordedPolicy::Demeter),
+            "live" => Some(RecordedPolicy::Live),
             _ => None,
         }
     }
@@ -80,7 +86,8 @@ pub fn timeline(
 ) -> Vec<(SimTime, Change)> {
     let at = |epoch: i64| SimTime::from_secs((epoch - run.start_epoch).max(0) as u64);
     match policy {
-        RecordedPolicy::Static => Vec::new(),
+        // A live run's rescales are not in RunData: see `live_timeline`.
+        RecordedPolicy::Static | RecordedPolicy::Live => Vec::new(),
         RecordedPolicy::Reactive => stable_levels(run)
             .into_iter()
             .skip(1)
@@ -132,6 +139,14 @@ pub fn timeline(
     }
 }
 
+/// The timeline of a live recording: each requested in-place rescale at its request time.
+pub fn live_timeline(live: &super::live::LiveRun) -> Vec<(SimTime, Change)> {
+    live.rescale_requests
+        .iter()
+        .map(|(t, p)| (*t, Change::RescaleInPlace(p.clone())))
+        .collect()
+}
+
 /// A policy that applies a recorded timeline. A configuration the twin has not taken yet (the
 /// job was restarting, or a redeploy was still in progress) is issued again every
 /// `RETRY_S` until the job runs it; a change that a newer one overtook is skipped.
@@ -144,6 +159,12 @@ pub struct ReplayPolicy {
     last_issued: Option<SimTime>,
     scheduler: SchedulerMode,
     checkpoint_interval: Option<SimDuration>,
+    /// An in-place rescale due but not issued yet.
+    rescale: Option<Vec<u32>>,
+    /// (second, records in per second of the last vertex) at every observation.
+    processed: Vec<(u64, f64)>,
+    /// (second, the source's pending records) at every observation.
+    pending: Vec<(u64, f64)>,
 }
 
 const RETRY_S: u64 = 10;
@@ -162,7 +183,23 @@ impl ReplayPolicy {
             last_issued: None,
             scheduler,
             checkpoint_interval,
+            rescale: None,
+            processed: Vec::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// The last vertex's records in per second at each observation, as (second since the
+    /// start, rate): every record passes it, so it is the job's processed throughput, the
+    /// analogue of the live recording's `vertices.csv` rate of its last vertex.
+    pub fn processed_rates(&self) -> &[(u64, f64)] {
+        &self.processed
+    }
+
+    /// The source's pending records (the backlog, `pendingRecords`) at each observation, as
+    /// (second since the start, records): the live recording's lag series.
+    pub fn pending_records(&self) -> &[(u64, f64)] {
+        &self.pending
     }
 }
 
@@ -295,6 +332,12 @@ impl Policy for ReplayPolicy {
         SimDuration::from_secs(1)
     }
     fn decide(&mut self, observation: &Observation) -> Vec<Action> {
+        self.pending
+            .push((observation.time.as_secs(), observation.pending_records));
+        if let Some(last) = observation.vertices.last() {
+            self.processed
+                .push((observation.time.as_secs(), last.records_in_per_s));
+        }
         let mut out = Vec::new();
         while let Some((at, change)) = self.timeline.get(self.next) {
             if *at > observation.time {
@@ -307,6 +350,9 @@ impl Policy for ReplayPolicy {
                     self.force = false;
                     self.last_issued = None;
                 }
+                Change::RescaleInPlace(p) => {
+                    self.rescale = Some(p.clone());
+                }
                 Change::Restart(c) => {
                     self.wanted = Some(c.clone());
                     self.force = true;
@@ -314,6 +360,12 @@ impl Policy for ReplayPolicy {
                 }
             }
             self.next += 1;
+        }
+        // An in-place rescale is requested once the job runs (a restarting job refuses it).
+        if observation.job_state == crate::policy::JobState::Running {
+            if let Some(p) = self.rescale.take() {
+                out.push(Action::RescaleInPlace { parallelism: p });
+            }
         }
         if let Some(want) = &self.wanted {
             if same_deployment(&observation.config, want) && !self.force {

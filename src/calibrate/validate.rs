@@ -3,7 +3,7 @@
 //! The twin gets the recorded workload (3 x the dataset with the generators' noise), the
 //! recorded failure times and the configuration timeline the run went through, so what is
 //! judged is the twin, not a policy. Errors are computed on 60-s means where the recorded
-//! series are noisy per second.
+//! series are noisy per second (10-s means for a minutes-long live recording).
 
 use crate::backend::SimBackend;
 use crate::control;
@@ -25,6 +25,8 @@ pub struct RecordedSetup {
     pub workload_rps: Vec<f64>,
     pub seed: u64,
     pub tick: SimDuration,
+    /// A live recording's rescales and offered load (policy `Live` only).
+    pub live: Option<super::live::LiveRun>,
 }
 
 /// The configuration the recorded run started with (research/demeter.md §3).
@@ -40,7 +42,7 @@ pub fn initial_config(run: &RunData, policy: RecordedPolicy) -> JobConfig {
     match policy {
         // The Reactive job YAML uses 20-s checkpoints (§3.2).
         RecordedPolicy::Reactive => c.checkpoint_interval = SimDuration::from_secs(20),
-        RecordedPolicy::Demeter => {
+        RecordedPolicy::Demeter | RecordedPolicy::Live => {
             if let Some(first) = run.configs.first() {
                 c.scale_out = first.scale_out;
                 c.task_slots = first.task_slots;
@@ -54,12 +56,44 @@ pub fn initial_config(run: &RunData, policy: RecordedPolicy) -> JobConfig {
     c
 }
 
+/// Simulates the recorded run; returns the result and the simulated run in the recorded
+/// format. For a live recording the throughput series is the last vertex's records in per
+/// second (see [`super::live::processed_run`]) and the lag series the source's whole backlog,
+/// not the Kafka-metric models the Demeter traces need.
+pub fn simulate_recorded_data(setup: RecordedSetup) -> (RunResult, RunData) {
+    let live = setup.policy == RecordedPolicy::Live;
+    let (result, processed, pending) = simulate_with_rates(setup);
+    let mut data = result.run_data();
+    if live {
+        let series = |v: Vec<(u64, f64)>| Series {
+            points: v
+                .into_iter()
+                .map(|(s, r)| (data.start_epoch + s as i64, r))
+                .collect(),
+        };
+        data.throughput_rps = series(processed);
+        // The live lag is the source's whole backlog, not Kafka's per-partition records-lag-max.
+        data.consumer_lag = series(pending);
+    }
+    (result, data)
+}
+
 /// Simulates the recorded run with its failures and configuration timeline.
 pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
+    simulate_with_rates(setup).0
+}
+
+type PerSecond = Vec<(u64, f64)>;
+
+fn simulate_with_rates(setup: RecordedSetup) -> (RunResult, PerSecond, PerSecond) {
     let run = &setup.run;
-    let config = initial_config(run, setup.policy);
+    let mut config = initial_config(run, setup.policy);
+    if let Some(first) = setup.live.as_ref().and_then(|l| l.parallelism.first()) {
+        config.parallelism_overrides = first.1.iter().map(|&p| Some(p)).collect();
+    }
     let scheduler = match setup.policy {
         RecordedPolicy::Reactive => SchedulerMode::Reactive,
+        RecordedPolicy::Live => SchedulerMode::Adaptive,
         _ => SchedulerMode::Default,
     };
     let failures: Vec<SimTime> = run
@@ -70,12 +104,22 @@ pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
         .collect();
     let failures_scheduled = failures.len();
     let horizon = SimTime::from_secs(run.window_s.max(1) as u64);
-    let plan = (!failures.is_empty()).then(|| FailurePlan {
-        // Chaos Mesh NetworkChaos delay for 30 s (research/demeter.md §2.2); the recorded
-        // injection times are already aligned to the checkpoints.
-        kind: FailureKind::NetworkDelay {
+    let kind = match setup.policy {
+        // `kill -9` of a TaskManager process: its tasks fail at once (connection reset).
+        // failures.csv holds the second the backend saw the loss, and the job was already
+        // restarting a second before (ds2-step-tm-kill events.csv: Restarting 101.0 s,
+        // task_manager_lost 102.0 s), so the failure is detected at that second.
+        RecordedPolicy::Live => FailureKind::TaskManagerCrash {
+            detection: SimDuration::ZERO,
+        },
+        _ => FailureKind::NetworkDelay {
             duration: SimDuration::from_secs(30),
         },
+    };
+    // Demeter: Chaos Mesh NetworkChaos delay for 30 s (research/demeter.md §2.2); the recorded
+    // injection times are already aligned to the checkpoints.
+    let plan = (!failures.is_empty()).then_some(FailurePlan {
+        kind,
         schedule: FailureSchedule::At(failures),
         align_before_checkpoint: None,
     });
@@ -99,12 +143,12 @@ pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
             vertices: probe.parallelism().len(),
         }
     };
-    let mut policy = ReplayPolicy::new(
-        timeline(run, setup.policy, &config, Some(source_job)),
-        scheduler,
-        Some(config.checkpoint_interval),
-    );
-    let twin = Twin::new(TwinSetup {
+    let changes = match &setup.live {
+        Some(live) => super::replay::live_timeline(live),
+        None => timeline(run, setup.policy, &config, Some(source_job)),
+    };
+    let mut policy = ReplayPolicy::new(changes, scheduler, Some(config.checkpoint_interval));
+    let mut twin = Twin::new(TwinSetup {
         model: setup.model,
         config,
         scheduler,
@@ -116,18 +160,33 @@ pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
         seed: setup.seed,
         start_epoch: run.start_epoch,
     });
+    // A live cluster's TaskManagers run whether or not the job's slots need them.
+    if setup.policy == RecordedPolicy::Live {
+        let tms = run
+            .task_managers
+            .range(run.start_epoch, run.start_epoch + run.window_s)
+            .first()
+            .map_or(1, |p| p.1.round().max(1.0) as u32);
+        twin.set_task_managers(tms);
+    }
     let mut backend = SimBackend::new(twin);
     let decisions = control::run(&mut backend, &mut policy, |_, _| {})
         .expect("the simulated backend never fails");
     let (twin, profiles) = backend.into_parts();
-    RunResult {
-        twin,
-        profiles,
-        failures_scheduled,
-        decisions,
-        seed: setup.seed,
-        policy_name: run.name.clone(),
-    }
+    let rates = policy.processed_rates().to_vec();
+    let pending = policy.pending_records().to_vec();
+    (
+        RunResult {
+            twin,
+            profiles,
+            failures_scheduled,
+            decisions,
+            seed: setup.seed,
+            policy_name: run.name.clone(),
+        },
+        rates,
+        pending,
+    )
 }
 
 /// How far a simulated run is from the recorded one.
@@ -135,7 +194,9 @@ pub fn simulate_recorded(setup: RecordedSetup) -> RunResult {
 pub struct Fidelity {
     pub recorded: Summary,
     pub simulated: Summary,
-    /// Mean absolute percentage error of 60-s mean throughput, %.
+    /// Seconds per mean of the throughput and lag errors (60, or 10 for a live recording).
+    pub bucket_s: i64,
+    /// Mean absolute percentage error of `bucket_s`-s mean throughput, %.
     pub throughput_mape_pct: Option<f64>,
     /// Relative error of the mean consumer lag, %.
     pub lag_mean_error_pct: Option<f64>,
@@ -151,16 +212,19 @@ pub struct Fidelity {
     pub core_hours_error_pct: f64,
     /// Relative error of mean recovery, %.
     pub recovery_mean_error_pct: Option<f64>,
+    /// A live recording: RMS of simulated minus recorded time from each rescale request or
+    /// TaskManager kill to the job running again, s (`live::timeline_rows`).
+    pub resume_rms_error_s: Option<f64>,
     /// Per failure: (recorded injection epoch, recorded recovery s, simulated recovery s).
     pub per_failure: Vec<(i64, Option<i64>, Option<i64>)>,
 }
 
-fn minute_means(s: &Series, from: i64, to: i64) -> Vec<(i64, f64)> {
+fn bucket_means(s: &Series, from: i64, to: i64, bucket_s: i64) -> Vec<(i64, f64)> {
     let mut out = Vec::new();
     let mut bucket = from;
     let (mut sum, mut n) = (0.0, 0usize);
     for &(t, v) in s.range(from, to) {
-        let b = from + (t - from) / 60 * 60;
+        let b = from + (t - from) / bucket_s * bucket_s;
         if b != bucket {
             if n > 0 {
                 out.push((bucket, sum / n as f64));
@@ -205,6 +269,13 @@ fn rel_err_pct(sim: Option<f64>, rec: Option<f64>) -> Option<f64> {
 
 /// Compares a simulated run with the recorded one over the recorded window.
 pub fn fidelity(recorded: &RunData, simulated: &RunData) -> Fidelity {
+    fidelity_bucketed(recorded, simulated, 60)
+}
+
+/// [`fidelity`] with throughput and lag errors on `bucket_s`-s means (a 150-s live recording
+/// has too few 60-s means).
+pub fn fidelity_bucketed(recorded: &RunData, simulated: &RunData, bucket_s: i64) -> Fidelity {
+    let minute_means = |s: &Series, from: i64, to: i64| bucket_means(s, from, to, bucket_s);
     let from = recorded.start_epoch;
     let to = recorded.start_epoch + recorded.window_s;
     let rec = report::summarize(recorded);
@@ -243,6 +314,8 @@ pub fn fidelity(recorded: &RunData, simulated: &RunData) -> Fidelity {
         })
         .collect();
     Fidelity {
+        bucket_s,
+        resume_rms_error_s: None,
         throughput_mape_pct,
         lag_mean_error_pct: rel_err_pct(
             sim.consumer_lag_records_mean,
@@ -284,21 +357,42 @@ pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
     out.push_str("\n## Per-series error\n\n| measure | value |\n|:--|--:|\n");
     let rows = [
         (
-            "throughput MAPE (60-s means), %",
+            format!("throughput MAPE ({}-s means), %", f.bucket_s),
             opt(f.throughput_mape_pct, 2),
         ),
-        ("mean lag error, %", opt(f.lag_mean_error_pct, 1)),
-        ("lag MAE (60-s means), records", opt(f.lag_mae_records, 0)),
         (
-            "share of latency <= 1.5 s, sim - rec, points",
+            "mean lag error, %".to_string(),
+            opt(f.lag_mean_error_pct, 1),
+        ),
+        (
+            format!("lag MAE ({}-s means), records", f.bucket_s),
+            opt(f.lag_mae_records, 0),
+        ),
+        (
+            "share of latency <= 1.5 s, sim - rec, points".to_string(),
             opt(f.latency_share_diff_pts, 2),
         ),
-        ("median latency error, %", opt(f.latency_p50_error_pct, 2)),
-        ("TaskManagers MAE", opt(f.task_managers_mae, 3)),
-        ("core-h error, %", format!("{:.2}", f.core_hours_error_pct)),
-        ("mean recovery error, %", opt(f.recovery_mean_error_pct, 1)),
+        (
+            "median latency error, %".to_string(),
+            opt(f.latency_p50_error_pct, 2),
+        ),
+        ("TaskManagers MAE".to_string(), opt(f.task_managers_mae, 3)),
+        (
+            "core-h error, %".to_string(),
+            format!("{:.2}", f.core_hours_error_pct),
+        ),
+        (
+            "mean recovery error, %".to_string(),
+            opt(f.recovery_mean_error_pct, 1),
+        ),
     ];
-    for (k, v) in rows {
+    let live_row = f.resume_rms_error_s.map(|v| {
+        (
+            "rescale/recovery duration RMS error, s".to_string(),
+            format!("{v:.2}"),
+        )
+    });
+    for (k, v) in rows.into_iter().chain(live_row) {
         out.push_str(&format!("| {k} | {v} |\n"));
     }
     out.push_str("\n## Recovery per failure (s)\n\n| # | injected (epoch s) | recorded | simulated |\n|--:|--:|--:|--:|\n");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::calibrate::fit::{self, FitProblem, PARAMS};
+use crate::calibrate::fit::{self, FitProblem};
 use crate::calibrate::RecordedPolicy;
 use crate::rng;
 use crate::runfolder::read_run_folder;
@@ -20,9 +20,10 @@ pub struct CalibrateArgs {
     /// The recorded run folder to fit on.
     #[arg(long)]
     pub run: PathBuf,
-    /// The recorded workload (`timestamp|value`) the run was driven by.
+    /// The recorded workload (`timestamp|value`) the run was driven by (a live run: default
+    /// the offered load reconstructed from its vertices.csv).
     #[arg(long)]
-    pub workload: PathBuf,
+    pub workload: Option<PathBuf>,
     /// Generator replicas, each at the dataset rate (research/demeter.md §1).
     #[arg(long, default_value_t = 3.0)]
     pub scale: f64,
@@ -64,31 +65,56 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             args.scale
         );
     }
-    let spec = WorkloadSpec::trace(std::path::absolute(&args.workload)?, args.scale, args.noise);
-    let rates = workload::build(
-        &spec,
-        Path::new("."),
-        recorded.window_s.max(1) as u64,
-        &mut rng::stream(args.seed, "workload"),
-    )
-    .with_context(|| format!("--workload {}", args.workload.display()))?
-    .rates_rps;
+    let live = (policy == RecordedPolicy::Live)
+        .then(|| {
+            crate::calibrate::live::read_live_run(
+                &args.run,
+                recorded.start_epoch,
+                recorded.window_s,
+            )
+        })
+        .transpose()?;
+    let workload_path = match (&args.workload, &live) {
+        (Some(w), _) => w.clone(),
+        (None, Some(_)) => args.run.join("vertices.csv"),
+        (None, None) => bail!(
+            "{}: pass --workload (the recorded workload the run was driven by)",
+            args.run.display()
+        ),
+    };
+    let rates = match (&live, &args.workload) {
+        (Some(l), None) => l.offered_rps.clone(),
+        _ => {
+            let spec =
+                WorkloadSpec::trace(std::path::absolute(&workload_path)?, args.scale, args.noise);
+            workload::build(
+                &spec,
+                Path::new("."),
+                recorded.window_s.max(1) as u64,
+                &mut rng::stream(args.seed, "workload"),
+            )
+            .with_context(|| format!("--workload {}", workload_path.display()))?
+            .rates_rps
+        }
+    };
     let problem = FitProblem {
         run: recorded,
         policy,
         base: model,
         workload_rps: rates,
         seed: args.seed,
+        live,
     };
     eprintln!(
-        "fitting {} parameters on {} (each evaluation replays 18 h)...",
-        PARAMS.len(),
+        "fitting {} parameters on {} (each evaluation replays the whole run)...",
+        fit::params_for(policy).len(),
         args.run.display()
     );
     let (result, fitted_spec) =
         fit::fit(problem, args.max_iters).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("| parameter | initial | fitted | bounds |\n|:--|--:|--:|:--|");
-    for (p, (a, b)) in PARAMS.iter().zip(result.initial.iter().zip(&result.fitted)) {
+    let params = fit::params_for(policy);
+    for (p, (a, b)) in params.iter().zip(result.initial.iter().zip(&result.fitted)) {
         println!(
             "| {} | {} | {} | [{}, {}] |",
             p.key,
@@ -130,6 +156,11 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             result.before.latency_p50_error_pct,
             result.after.latency_p50_error_pct,
         ),
+        (
+            "rescale/recovery RMS error s",
+            result.before.resume_rms_error_s,
+            result.after.resume_rms_error_s,
+        ),
     ] {
         println!("| {k} | {} | {} |", show(a), show(b));
     }
@@ -139,7 +170,7 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             &fitted_spec,
             &result,
             &args.run,
-            &args.workload,
+            &workload_path,
             args.seed,
         )?;
         println!("\nwrote {}", args.model.display());

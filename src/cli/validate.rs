@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::calibrate::{fidelity, render_report, simulate_recorded, RecordedPolicy, RecordedSetup};
+use crate::calibrate::{
+    fidelity_bucketed, render_report, simulate_recorded_data, RecordedPolicy, RecordedSetup,
+};
 use crate::rng;
 use crate::runfolder::{read_run_folder, write_run_folder};
 use crate::time::SimDuration;
@@ -24,10 +26,12 @@ pub struct ValidateArgs {
     /// Replace DIR if it holds an earlier run.
     #[arg(long)]
     pub force: bool,
-    /// Job model (default: models/ysb.toml for *_ADS_* runs, models/tsw.toml for *_CARS_*).
+    /// Job model (default: models/ysb.toml for *_ADS_* runs, models/tsw.toml for *_CARS_*,
+    /// models/ratejob.toml for a live recording).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Workload trace (default: the run's dataset in ../../datasets/ next to the run folder).
+    /// Workload trace (default: the run's dataset in ../../datasets/ next to the run folder; a
+    /// live recording: the offered load reconstructed from its vertices.csv).
     #[arg(long)]
     pub workload: Option<PathBuf>,
     /// Generator replicas, each at the dataset rate (research/demeter.md §1).
@@ -122,12 +126,22 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         .with_context(|| format!("reading recorded run {}", run_dir.display()))?;
     let policy = RecordedPolicy::from_run_name(&recorded.name).with_context(|| {
         format!(
-            "{}: unknown run name {:?}; expected baseline, reactive, operator or demeter",
+            "{}: unknown run name {:?}; expected baseline, reactive, operator, demeter or live",
             run_dir.display(),
             recorded.name
         )
     })?;
     let job = job_of(run_dir);
+    let live = (policy == RecordedPolicy::Live)
+        .then(|| {
+            crate::calibrate::live::read_live_run(run_dir, recorded.start_epoch, recorded.window_s)
+        })
+        .transpose()?;
+    let job = if live.is_some() {
+        Some(("models/ratejob.toml", ""))
+    } else {
+        job
+    };
     let model_path = match (&args.model, job) {
         (Some(m), _) => m.clone(),
         (None, Some((m, _))) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(m),
@@ -135,6 +149,8 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
     };
     let workload_path = match (&args.workload, job) {
         (Some(w), _) => w.clone(),
+        // A live run's offered load is reconstructed from its vertices.csv.
+        (None, Some(_)) if live.is_some() => run_dir.join("vertices.csv"),
         (None, Some((_, w))) => run_dir.join("../../datasets").join(w),
         (None, None) => bail!(
             "cannot tell the workload of {}: pass --workload",
@@ -142,26 +158,32 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         ),
     };
     let model = crate::scenario::load_model(&model_path)?;
-    let spec = WorkloadSpec::trace(std::path::absolute(&workload_path)?, args.scale, args.noise);
     let duration_s = recorded.window_s.max(1) as u64;
-    let rates = workload::build(
-        &spec,
-        Path::new("."),
-        duration_s,
-        &mut rng::stream(args.seed, "workload"),
-    )
-    .with_context(|| format!("--workload {}", workload_path.display()))?
-    .rates_rps;
+    let rates = match (&live, &args.workload) {
+        (Some(l), None) => l.offered_rps.clone(),
+        _ => {
+            let spec =
+                WorkloadSpec::trace(std::path::absolute(&workload_path)?, args.scale, args.noise);
+            workload::build(
+                &spec,
+                Path::new("."),
+                duration_s,
+                &mut rng::stream(args.seed, "workload"),
+            )
+            .with_context(|| format!("--workload {}", workload_path.display()))?
+            .rates_rps
+        }
+    };
     super::run::claim_output_dir(out, args.force)?;
-    let result = simulate_recorded(RecordedSetup {
+    let (result, simulated) = simulate_recorded_data(RecordedSetup {
         run: recorded.clone(),
         policy,
         model,
         workload_rps: rates,
         seed: args.seed,
         tick: SimDuration::from_secs(1),
+        live: live.clone(),
     });
-    let simulated = result.run_data();
     write_run_folder(out, &simulated)?;
     crate::simulate::write_events(out, &result)?;
     crate::simulate::write_decisions(out, &result)?;
@@ -182,7 +204,22 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)? + "\n",
     )?;
-    let f = fidelity(&recorded, &simulated);
+    let bucket = crate::calibrate::fit::bucket_s(policy);
+    // A live run is judged on its processed throughput (see `live::processed_run`); the raw
+    // recorded series' error is reported beside it.
+    let raw = live
+        .as_ref()
+        .map(|_| fidelity_bucketed(&recorded, &simulated, bucket).throughput_mape_pct);
+    let recorded = match &live {
+        Some(l) => crate::calibrate::live::processed_run(&recorded, l),
+        None => recorded,
+    };
+    let mut f = fidelity_bucketed(&recorded, &simulated, bucket);
+    if let Some(l) = &live {
+        f.resume_rms_error_s = crate::calibrate::live::resume_rms_error_s(
+            &crate::calibrate::live::timeline_rows(l, &recorded, &result),
+        );
+    }
     std::fs::write(
         out.join("fidelity.json"),
         serde_json::to_string_pretty(&f)? + "\n",
@@ -230,7 +267,44 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let text = render_report(&title, &f, &plots);
+    let mut text = render_report(&title, &f, &plots);
+    if let Some(raw) = raw {
+        text.push_str(&format!(
+            "\nThroughput is the last vertex's records in per second (recorded: vertices.csv). \
+             Against the recorded source-out series instead, MAPE ({bucket}-s means): {} %.\n",
+            raw.map(|x| format!("{x:.1}")).unwrap_or_else(|| "–".into())
+        ));
+        if let Some(l) = &live {
+            text.push_str(&live_timeline_report(l, &recorded, &result));
+        }
+    }
     std::fs::write(out.join("report.md"), &text)?;
     Ok(text)
+}
+
+/// Rescale and recovery timeline of a live recording, recorded vs simulated (Markdown).
+fn live_timeline_report(
+    live: &crate::calibrate::live::LiveRun,
+    run: &crate::runfolder::RunData,
+    result: &crate::simulate::RunResult,
+) -> String {
+    let show = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "–".into());
+    let mut out = String::from(
+        "\n## Rescales and recovery (s from the request or the kill to the job running again)\n\n\
+         | at (s) | what | recorded | simulated | sim - rec |\n|--:|:--|--:|--:|--:|\n",
+    );
+    for r in crate::calibrate::live::timeline_rows(live, run, result) {
+        let diff = match (r.recorded_s, r.simulated_s) {
+            (Some(a), Some(b)) => format!("{:+.1}", b - a),
+            _ => "–".into(),
+        };
+        out.push_str(&format!(
+            "| {:.1} | {} | {} | {} | {diff} |\n",
+            r.at_s,
+            r.what,
+            show(r.recorded_s),
+            show(r.simulated_s)
+        ));
+    }
+    out
 }

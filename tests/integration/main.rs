@@ -19,4 +19,5 @@ mod summarize;
 mod sweep;
 mod twin;
 mod validate;
+mod validate_live;
 mod workload;
