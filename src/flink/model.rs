@@ -131,8 +131,14 @@ pub struct KafkaSpec {
 pub struct CapacitySpec {
     /// CPU share per slot at which `cost_us` was measured.
     pub reference_cpu_per_slot: f64,
-    /// A subtask is one thread plus helpers: CPU per slot beyond this does not help.
+    /// A subtask is one thread plus helpers: CPU per slot (after the TaskManager overhead)
+    /// beyond this does not help.
     pub max_cpu_per_subtask: f64,
+    /// Cores of every TaskManager taken by its JVM, GC, network and client threads, whatever
+    /// its slots do: the slots share the rest. Default 0. Capacity per subtask scales with
+    /// (cpu - overhead) / slots, relative to `reference_cpu_per_slot` - overhead.
+    #[serde(default)]
+    pub tm_overhead_cores: f64,
     /// Memory per slot below which throughput degrades (state caches, buffers, GC).
     pub memory_working_set_mb: f64,
     /// Throughput factor = (memory per slot / working set)^exponent below the working set.
@@ -354,6 +360,13 @@ impl JobModel {
             256.0,
             file,
         )?;
+        if !(c.tm_overhead_cores >= 0.0 && c.tm_overhead_cores < c.reference_cpu_per_slot) {
+            return Err(err(
+                "capacity.tm_overhead_cores",
+                "a number of cores >= 0 and below capacity.reference_cpu_per_slot",
+                c.tm_overhead_cores.to_string(),
+            ));
+        }
         positive(
             "capacity.memory_working_set_mb",
             c.memory_working_set_mb,

@@ -1413,8 +1413,10 @@ impl Twin {
         self.edge.lay_out(&self.graph, &self.parallelism);
         let spec = &self.setup.model.spec;
         let c = &spec.capacity;
-        let cpu_per_slot = self.config.cpu / self.config.task_slots as f64;
-        let cpu_factor = cpu_per_slot.min(c.max_cpu_per_subtask) / c.reference_cpu_per_slot;
+        let usable_per_slot =
+            ((self.config.cpu - c.tm_overhead_cores) / self.config.task_slots as f64).max(0.01);
+        let cpu_factor = usable_per_slot.min(c.max_cpu_per_subtask)
+            / (c.reference_cpu_per_slot - c.tm_overhead_cores);
         let memory_per_slot_mb = self.config.memory_mb as f64 / self.config.task_slots as f64;
         let memory_factor = if memory_per_slot_mb >= c.memory_working_set_mb {
             1.0

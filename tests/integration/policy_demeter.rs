@@ -11,26 +11,34 @@ use demeter_sim::simulate::{execute, prepare, Overrides};
 fn demeter_saves_resources_keeps_latency_and_recovery_and_profiles() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ysb_failures.toml");
     let scenario = demeter_sim::scenario::load(&path).unwrap();
-    let run = |policy: &str| {
+    let run = |policy: &str, seed: Option<u64>| {
         let o = Overrides {
             policy: Some(policy.into()),
+            seed,
             ..Overrides::default()
         };
         execute(prepare(&scenario, &o).unwrap(), |_, _| {})
     };
-    let stat = summarize(&run("static").run_data());
-    let dem_run = run("demeter");
-    let dem = summarize(&dem_run.run_data());
-    let cpu = dem.core_hours / stat.core_hours;
-    let mem = dem.memory_gb_hours / stat.memory_gb_hours;
-    // Issue 4's targets are CPU <= 0.9 and memory <= 0.75: NOT met. With the prototype's
-    // decision rules the twin is at 0.94-0.98 CPU and 0.70-0.86 memory over seeds 42-44
-    // (seed 42: 0.984 / 0.797): its profiling runs measure recoveries of 216 s (median of the
-    // good-latency profiles) where the recorded ones measured 91 s, so the pessimistic
-    // recovery constraint ((mean + sd) x 1.25 <= 180 s) rarely admits anything cheaper
-    // (README, Demeter). This guards the measured regime (some saving), not the target.
-    assert!(cpu < 0.995, "CPU {cpu:.3} of Static");
-    assert!(mem < 0.85, "memory {mem:.3} of Static");
+    let stat = summarize(&run("static", None).run_data());
+    // Issue 4's targets, CPU <= 0.9 and memory <= 0.75 of Static, on the mean over the three
+    // seeds the README reports (42-44: 0.858 / 0.595, 0.905 / 0.768, 0.808 / 0.419; recorded
+    // runs 0.71-0.91 / 0.46-0.72). They hold since the YSB model has a per-TaskManager CPU
+    // overhead (models/ysb.toml `tm_overhead_cores`, from the recorded profiles.csv): before,
+    // 2-core slots were capped at 1.5x a 1-core slot and every cheap profile recovered slowly.
+    let (mut cpu, mut mem) = (0.0, 0.0);
+    let mut seed42 = None;
+    for seed in [42, 43, 44] {
+        let r = run("demeter", Some(seed));
+        let s = summarize(&r.run_data());
+        cpu += s.core_hours / stat.core_hours / 3.0;
+        mem += s.memory_gb_hours / stat.memory_gb_hours / 3.0;
+        if seed == 42 {
+            seed42 = Some((r, s));
+        }
+    }
+    assert!(cpu <= 0.9, "CPU {cpu:.3} of Static (mean of 3 seeds)");
+    assert!(mem <= 0.75, "memory {mem:.3} of Static (mean of 3 seeds)");
+    let (dem_run, dem) = seed42.unwrap();
     assert!(
         dem.latency_le_1500ms_pct.unwrap() >= 90.0,
         "{:?}",

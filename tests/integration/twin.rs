@@ -228,7 +228,17 @@ fn capacity_follows_cpu_memory_node_speed_and_sublinear_scaling() {
     small.memory_mb = 1024;
     small.task_slots = 8;
     small.cpu = 8.0;
-    assert!(cap(small, 1.0) < base);
+    let mut roomy = small.clone();
+    roomy.memory_mb = 8 * 4096;
+    assert!(cap(small, 1.0) < cap(roomy, 1.0));
+    // Each TaskManager loses `tm_overhead_cores` to its JVM and clients: a 2-core,
+    // 1-slot TaskManager gives its subtask (2 - o) / (1 - o) of a 1-core one's rate.
+    let o = ysb().spec.capacity.tm_overhead_cores;
+    assert!(o > 0.0);
+    let mut two_cores = static_config(24, 10);
+    two_cores.cpu = 2.0;
+    let expected = (2.0 - o) / (1.0 - o);
+    assert!((cap(two_cores, 1.0) / base - expected).abs() < 1e-9);
     // Doubling parallelism less than doubles capacity.
     let c12 = cap(static_config(12, 10), 1.0);
     assert!(base < 2.0 * c12 && base > 1.8 * c12, "{base} vs {c12}");
@@ -580,4 +590,21 @@ fn whole_unit_assignment_caps_a_source_at_partitions_over_the_busiest_subtask() 
     let at_12 = Twin::new(setup(model, static_config(12, 10), 10_000.0, 60, None));
     let even_12 = Twin::new(setup(ysb(), static_config(12, 10), 10_000.0, 60, None));
     assert_eq!(at_12.capacity_rps()[0], even_12.capacity_rps()[0]);
+}
+
+#[test]
+fn a_task_manager_overhead_of_a_whole_slot_is_an_error_naming_the_key() {
+    let src = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml"),
+    )
+    .unwrap();
+    let bad = src.replace("tm_overhead_cores = 0.4", "tm_overhead_cores = 1.0");
+    assert_ne!(bad, src, "the YSB model sets tm_overhead_cores = 0.4");
+    let dir = std::env::temp_dir().join(format!("demeter-overhead-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ysb.toml");
+    std::fs::write(&path, bad).unwrap();
+    let e = load_model(&path).unwrap_err().to_string();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(e.contains("capacity.tm_overhead_cores"), "{e}");
 }
