@@ -7,9 +7,7 @@ use anyhow::{bail, Context};
 
 use crate::calibrate::fit::{self, FitProblem};
 use crate::calibrate::RecordedPolicy;
-use crate::rng;
 use crate::runfolder::read_run_folder;
-use crate::workload::{self, WorkloadSpec};
 
 /// Arguments of `calibrate`.
 #[derive(clap::Args, Debug)]
@@ -24,14 +22,8 @@ pub struct CalibrateArgs {
     /// the offered load reconstructed from its vertices.csv).
     #[arg(long)]
     pub workload: Option<PathBuf>,
-    /// Generator replicas, each at the dataset rate (research/demeter.md §1).
-    #[arg(long, default_value_t = 3.0)]
-    pub scale: f64,
-    /// Per-second generator noise (`limiterMaxNoise`).
-    #[arg(long, default_value_t = 0.1)]
-    pub noise: f64,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub load: super::recorded_load::RecordedLoadArgs,
     /// Nelder-Mead iterations at most.
     #[arg(long, default_value_t = 150)]
     pub max_iters: u64,
@@ -59,12 +51,6 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             recorded.name
         )
     })?;
-    if !(args.scale > 0.0 && args.scale <= 1000.0) {
-        bail!(
-            "--scale: expected a factor in (0, 1000], found {}",
-            args.scale
-        );
-    }
     let live = (policy == RecordedPolicy::Live)
         .then(|| {
             crate::calibrate::live::read_live_run(
@@ -82,27 +68,18 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             args.run.display()
         ),
     };
-    let rates = match (&live, &args.workload) {
-        (Some(l), None) => l.offered_rps.clone(),
-        _ => {
-            let spec =
-                WorkloadSpec::trace(std::path::absolute(&workload_path)?, args.scale, args.noise);
-            workload::build(
-                &spec,
-                Path::new("."),
-                recorded.window_s.max(1) as u64,
-                &mut rng::stream(args.seed, "workload"),
-            )
-            .with_context(|| format!("--workload {}", workload_path.display()))?
-            .rates_rps
-        }
-    };
+    let rates = args.load.rates(
+        live.as_ref(),
+        args.workload.is_some(),
+        &workload_path,
+        recorded.window_s,
+    )?;
     let problem = FitProblem {
         run: recorded,
         policy,
         base: model,
         workload_rps: rates,
-        seed: args.seed,
+        seed: args.load.seed,
         live,
     };
     eprintln!(
@@ -171,7 +148,7 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             &result,
             &args.run,
             &workload_path,
-            args.seed,
+            args.load.seed,
         )?;
         println!("\nwrote {}", args.model.display());
     }

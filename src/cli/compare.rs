@@ -482,43 +482,7 @@ impl CompareTable {
 
     /// Aligned text: the policy column left-aligned, the rest right-aligned.
     fn text(&self) -> String {
-        let headers = self.headers();
-        let cells = self.cells();
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-        for row in &cells {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |row: &[String]| {
-            let parts: Vec<String> = row
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (c, &w))| {
-                    let pad = " ".repeat(w - c.chars().count());
-                    if i == 0 {
-                        format!("{c}{pad}")
-                    } else {
-                        format!("{pad}{c}")
-                    }
-                })
-                .collect();
-            parts.join("  ").trim_end().to_string() + "\n"
-        };
-        let mut out = line(&headers);
-        out.push_str(
-            &(widths
-                .iter()
-                .map(|&w| "-".repeat(w))
-                .collect::<Vec<_>>()
-                .join("  ")
-                + "\n"),
-        );
-        for row in &cells {
-            out.push_str(&line(row));
-        }
-        out
+        crate::report::table::aligned_text(&self.headers(), &self.cells())
     }
 
     fn markdown(&self) -> String {

@@ -10,6 +10,7 @@ pub mod forecast_eval;
 pub mod live;
 pub mod merge;
 pub mod place;
+mod recorded_load;
 pub mod run;
 pub mod summarize;
 pub mod sweep;

@@ -8,10 +8,8 @@ use anyhow::{bail, Context};
 use crate::calibrate::{
     fidelity_bucketed, render_report, simulate_recorded_data, RecordedPolicy, RecordedSetup,
 };
-use crate::rng;
 use crate::runfolder::{read_run_folder, write_run_folder};
 use crate::time::SimDuration;
-use crate::workload::{self, WorkloadSpec};
 
 /// Arguments of `validate`.
 #[derive(clap::Args, Debug)]
@@ -34,14 +32,8 @@ pub struct ValidateArgs {
     /// live recording: the offered load reconstructed from its vertices.csv).
     #[arg(long)]
     pub workload: Option<PathBuf>,
-    /// Generator replicas, each at the dataset rate (research/demeter.md §1).
-    #[arg(long, default_value_t = 3.0)]
-    pub scale: f64,
-    /// Per-second noise of the generators (`limiterMaxNoise`).
-    #[arg(long, default_value_t = 0.1)]
-    pub noise: f64,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub load: super::recorded_load::RecordedLoadArgs,
     /// Skip the overlay plots.
     #[arg(long)]
     pub no_plots: bool,
@@ -158,29 +150,19 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         ),
     };
     let model = crate::scenario::load_model(&model_path)?;
-    let duration_s = recorded.window_s.max(1) as u64;
-    let rates = match (&live, &args.workload) {
-        (Some(l), None) => l.offered_rps.clone(),
-        _ => {
-            let spec =
-                WorkloadSpec::trace(std::path::absolute(&workload_path)?, args.scale, args.noise);
-            workload::build(
-                &spec,
-                Path::new("."),
-                duration_s,
-                &mut rng::stream(args.seed, "workload"),
-            )
-            .with_context(|| format!("--workload {}", workload_path.display()))?
-            .rates_rps
-        }
-    };
+    let rates = args.load.rates(
+        live.as_ref(),
+        args.workload.is_some(),
+        &workload_path,
+        recorded.window_s,
+    )?;
     super::run::claim_output_dir(out, args.force)?;
     let (result, simulated) = simulate_recorded_data(RecordedSetup {
         run: recorded.clone(),
         policy,
         model,
         workload_rps: rates,
-        seed: args.seed,
+        seed: args.load.seed,
         tick: SimDuration::from_secs(1),
         live: live.clone(),
     });
@@ -193,9 +175,9 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         "recorded_run": run_dir.display().to_string(),
         "model": model_path.display().to_string(),
         "workload": workload_path.display().to_string(),
-        "scale": args.scale,
-        "noise": args.noise,
-        "seed": args.seed,
+        "scale": args.load.scale,
+        "noise": args.load.noise,
+        "seed": args.load.seed,
         "start_epoch": simulated.start_epoch,
         "window_s": simulated.window_s,
         "scheduled_failures": result.failures_scheduled,

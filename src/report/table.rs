@@ -133,16 +133,21 @@ fn human_cells(s: &Summary) -> Vec<String> {
 /// An aligned plain-text table: the run column left-aligned, numbers right-aligned.
 pub fn render_table(rows: &[Summary]) -> String {
     let cells: Vec<Vec<String>> = rows.iter().map(human_cells).collect();
-    let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
-    for row in &cells {
+    aligned_text(&HEADERS, &cells)
+}
+
+/// Header, a rule of dashes and the rows, columns separated by two spaces: the first column
+/// left-aligned, the others right-aligned (the summary and comparison tables).
+pub fn aligned_text<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.as_ref().chars().count()).collect();
+    for row in rows {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut out = String::new();
-    let line = |out: &mut String, row: &[&str]| {
+    let line = |out: &mut String, row: &mut dyn Iterator<Item = &str>| {
         let parts: Vec<String> = row
-            .iter()
             .zip(&widths)
             .enumerate()
             .map(|(i, (c, &w))| {
@@ -156,12 +161,11 @@ pub fn render_table(rows: &[Summary]) -> String {
             .collect();
         let _ = writeln!(out, "{}", parts.join("  ").trim_end());
     };
-    line(&mut out, &HEADERS);
+    line(&mut out, &mut headers.iter().map(AsRef::as_ref));
     let rule: Vec<String> = widths.iter().map(|&w| "-".repeat(w)).collect();
     let _ = writeln!(out, "{}", rule.join("  "));
-    for row in &cells {
-        let r: Vec<&str> = row.iter().map(String::as_str).collect();
-        line(&mut out, &r);
+    for row in rows {
+        line(&mut out, &mut row.iter().map(String::as_str));
     }
     out
 }

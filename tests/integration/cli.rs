@@ -1,23 +1,8 @@
 //! The binary as a user meets it: exit codes, messages on bad input, run folders.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).current_dir(root()).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use super::common::{root, run, stderr};
 
 /// Writes a scenario into a temp dir next to copies of nothing: model paths point back into the repo.
 fn scenario_with(dir: &Path, body: &str) -> PathBuf {

@@ -1,23 +1,6 @@
 //! `compare`: run folders per policy and seed, the policy table, bad policy lists.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use super::common::{run, stderr};
 
 #[test]
 fn compare_writes_run_folders_the_table_and_the_charts() {

@@ -1,6 +1,7 @@
 //! Integration tests, one binary: each module says what belongs in it.
 mod backend_conformance;
 mod cli;
+mod common;
 mod compare;
 mod demeter_bo;
 mod demeter_forecast;

@@ -1,27 +1,13 @@
 //! `sweep` and `merge`: expansion order, overrides, errors, thread-count independence, shards.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use demeter_sim::flink::failure::FailureSchedule;
 use demeter_sim::sweep::Sweep;
 use demeter_sim::time::SimDuration;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use super::common::{root, run, stderr};
 
 fn ok(o: &Output) {
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(o));

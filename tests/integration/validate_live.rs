@@ -13,9 +13,7 @@ use demeter_sim::flink::JobModel;
 use demeter_sim::runfolder::read_run_folder;
 use demeter_sim::time::SimDuration;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use super::common::root;
 
 fn recording() -> PathBuf {
     root().join("traces/live/ds2-step-tm-kill")
