@@ -35,6 +35,9 @@ pub fn run(
                 Ok(obs) => {
                     for action in policy.decide(&obs) {
                         let refused = backend.apply(&action).err().map(|e| e.to_string());
+                        if let Some(why) = &refused {
+                            policy.refused(&action, why);
+                        }
                         decisions.push(Decision {
                             time: backend.now(),
                             action,

@@ -145,7 +145,8 @@ pub struct Ds2Estimate {
     pub target_input_rps: f64,
     /// Unrounded optimal parallelism x (`None` if the window had no input or no busy time).
     pub optimum: Option<f64>,
-    /// Estimated output at the optimum (records/s), the input of the next level.
+    /// Estimated output at the optimum (records/s), the input of the next level; NaN when
+    /// unknown (input expected but not measured), which keeps every vertex below as it is.
     pub estimated_output_rps: f64,
     /// The new parallelism (current for sources unless rescaled).
     pub parallelism: u32,
@@ -194,11 +195,22 @@ pub fn ds2_evaluate(
         };
         let p = vx.parallelism.max(1) as f64;
         let measurable = vx.records_in > 0.0 && vx.busy_s > 0.0;
-        let (optimum, estimated_output) = if measurable {
+        let (optimum, estimated_output) = if target.is_nan() {
+            (None, f64::NAN) // an upstream's output is unknown
+        } else if measurable {
             let capacity_per_instance = vx.true_processing_rate_rps() / p;
             let x = target / capacity_per_instance;
             // Ô = TO · x / p: linear scaling at the unrounded optimum (§1.2.4).
             (Some(x), vx.true_output_rate_rps() * x / p)
+        } else if vx.records_in > 0.0 {
+            // No busy time in the window (a source back-pressured all the time, ~0 ms/s
+            // busy on a live Flink): the capacity is unknown, but TO · x / p = T · out / in,
+            // the output at the target still follows from the selectivity.
+            (None, target * vx.records_out / vx.records_in)
+        } else if target > 0.0 {
+            // Input expected but none measured (a stale counter): the output is unknown and
+            // every vertex downstream keeps its parallelism (never scale on missing data).
+            (None, f64::NAN)
         } else {
             (None, 0.0)
         };
@@ -413,6 +425,11 @@ impl Policy for Ds2 {
         self.awaiting_restart = Some((obs.running_since, obs.time));
         self.reset();
         vec![Action::Redeploy(config)]
+    }
+
+    /// A refused redeploy causes no restart: measure again from the next window.
+    fn refused(&mut self, _action: &Action, _why: &str) {
+        self.awaiting_restart = None;
     }
 }
 
@@ -632,6 +649,50 @@ mod tests {
         assert!(p.decide(&obs).is_empty(), "converged in one step");
         assert_eq!(p.last_estimates()[1].parallelism, 3);
         assert_eq!(p.last_estimates()[2].parallelism, 2);
+    }
+
+    /// Measured on the live Flink (DS2 step, 35 s): the source back-pressured all the time
+    /// reports busy 0 ms/s. Its output at the target still follows from its selectivity, so
+    /// the saturated `work` vertex (p=3, busy 1.0, 3 400/s in) is sized for the arrival
+    /// rate (2 500/s read + backlog growth 1 300/s = 3 800/s -> x = 3.35 -> 4), not dropped
+    /// to 1 for a zero estimated output as before.
+    #[test]
+    fn a_source_with_no_busy_time_still_passes_its_output_on() {
+        let mut p = Ds2::new("ds2", params(0, 1));
+        let mut obs = chain([1, 3, 1]);
+        assert!(p.decide(&obs).is_empty());
+        let rates = [
+            (3_400.0, 3_400.0, 0.0, 1.0),
+            (3_400.0, 3_400.0, 1.0, 0.0),
+            (3_400.0, 0.0, 0.3, 0.0),
+        ];
+        run_for(&mut obs, 10, &rates);
+        obs.pending_records += 4_000.0;
+        let a = p.decide(&obs);
+        let e = p.last_estimates();
+        assert!(e[0].optimum.is_none(), "no busy time: capacity unknown");
+        assert!((e[0].estimated_output_rps - 3_800.0).abs() < 1e-6);
+        assert_eq!(overrides(&a), vec![1, 4, 1]);
+    }
+
+    /// A stale counter (no records read although the backlog grew): the source's output is
+    /// unknown and nothing downstream is resized on it.
+    #[test]
+    fn an_unmeasured_source_output_keeps_the_graph_as_it_is() {
+        let mut p = Ds2::new("ds2", params(0, 1));
+        let mut obs = chain([1, 3, 2]);
+        assert!(p.decide(&obs).is_empty());
+        let rates = [
+            (0.0, 0.0, 0.0, 1.0),
+            (900.0, 900.0, 1.0, 0.0),
+            (900.0, 0.0, 0.1, 0.0),
+        ];
+        run_for(&mut obs, 10, &rates);
+        obs.pending_records += 20_000.0;
+        assert!(p.decide(&obs).is_empty(), "{:?}", p.last_estimates());
+        let e = p.last_estimates();
+        assert!(e[1].target_input_rps.is_nan() && e[2].target_input_rps.is_nan());
+        assert_eq!((e[1].parallelism, e[2].parallelism), (3, 2));
     }
 
     #[test]

@@ -622,6 +622,8 @@ pub struct FlinkAutoscaler {
     delayed: Vec<Option<DelayedScaleDown>>,
     last_scale_up: Vec<Option<SimTime>>,
     awaiting_restart: Option<(SimTime, SimTime)>,
+    /// `last_scale_up` before the last requested rescale, restored if it is refused.
+    scale_up_before_request: Vec<Option<SimTime>>,
     last_evaluation: Vec<VertexEvaluation>,
 }
 
@@ -637,6 +639,7 @@ impl FlinkAutoscaler {
             delayed: Vec::new(),
             last_scale_up: Vec::new(),
             awaiting_restart: None,
+            scale_up_before_request: Vec::new(),
             last_evaluation: Vec::new(),
         }
     }
@@ -863,6 +866,7 @@ impl Policy for FlinkAutoscaler {
             return Vec::new();
         }
         let mut parallelism: Vec<u32> = obs.vertices.iter().map(|v| v.parallelism).collect();
+        self.scale_up_before_request = self.last_scale_up.clone();
         for &(v, new, _) in &changes {
             if new > parallelism[v] {
                 self.last_scale_up[v] = Some(obs.time);
@@ -879,6 +883,14 @@ impl Policy for FlinkAutoscaler {
                 vec![Action::Redeploy(config)]
             }
         }
+    }
+
+    /// A refused rescale (e.g. the live backend's bounds leave the parallelism as it is) is
+    /// not recorded in the scaling history: no restart to wait for, no scale-up grace period.
+    /// The metric window is kept, so the next evaluation comes one interval later.
+    fn refused(&mut self, _action: &Action, _why: &str) {
+        self.awaiting_restart = None;
+        self.last_scale_up = std::mem::take(&mut self.scale_up_before_request);
     }
 }
 
@@ -992,6 +1004,47 @@ mod tests {
         // The source (24 partitions): TPR 25 000 (busy 0.4) within its bounds; its target
         // 19 211 / 25 000 x 4 = 3.07 -> 4: unchanged.
         assert_eq!(new_parallelism(&acts)[0], 4);
+    }
+
+    /// A refused rescale (live bounds left the parallelism as it was) leaves no restart to
+    /// wait for: the next period decides again (it waited 600 s for a restart that never came,
+    /// and the live flink-autoscaler step then missed its scale-down).
+    #[test]
+    fn a_refused_rescale_is_decided_again_next_period() {
+        let mut a = FlinkAutoscaler::new("flink-autoscaler", defaults_now());
+        let mut obs = observation(
+            0,
+            0,
+            vec![
+                vertex("source", 4, true, &[]),
+                vertex("map", 4, false, &[(0, true)]),
+            ],
+        );
+        obs.pending_records = 1_800.0;
+        let rates = [
+            (10_000.0, 10_000.0, 0.4, 0.0),
+            (10_000.0, 10_000.0, 1.0, 0.0),
+        ];
+        start(&mut a, &mut obs, &rates);
+        let acts = drive(&mut a, &mut obs, 1, &rates, 2_000.0);
+        assert_eq!(new_parallelism(&acts)[1], 8);
+        // Applied (no restart seen yet): the next period waits.
+        assert!(drive(&mut a, &mut obs, 1, &rates, 2_000.0).is_empty());
+        let mut b = FlinkAutoscaler::new("flink-autoscaler", defaults_now());
+        let mut obs = observation(
+            0,
+            0,
+            vec![
+                vertex("source", 4, true, &[]),
+                vertex("map", 4, false, &[(0, true)]),
+            ],
+        );
+        obs.pending_records = 1_800.0;
+        start(&mut b, &mut obs, &rates);
+        let acts = drive(&mut b, &mut obs, 1, &rates, 2_000.0);
+        b.refused(&acts[0], "parallelism is the current one (after bounds)");
+        let again = drive(&mut b, &mut obs, 1, &rates, 2_000.0);
+        assert_eq!(new_parallelism(&again)[1], 8, "{again:?}");
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub trait Policy: Send {
     fn interval(&self) -> SimDuration;
     /// Looks at the job and returns what to change (often nothing).
     fn decide(&mut self, observation: &Observation) -> Vec<Action>;
+    /// The backend refused `action` (bounds, rate limit, dry run, REST error), `why` says
+    /// why: nothing changed, so a policy that waits for the restart its action causes must
+    /// stop waiting. Default: ignored.
+    fn refused(&mut self, _action: &Action, _why: &str) {}
     /// How the job must be deployed for this policy (default: as the scenario says).
     fn deployment(&self) -> DeploymentHints {
         DeploymentHints::default()
