@@ -108,14 +108,14 @@ pub fn timeline(
             .map(|r| {
                 let mut c = base.clone();
                 c.scale_out = r.level.max(1);
-                if let (Some(peak), Some(job)) = (r.catch_up_peak_rps, job) {
-                    let p = (peak / job.source_subtask_rps)
+                if let (Some(plateau), Some(job)) = (r.catch_up_plateau_rps, job) {
+                    let p = (plateau / job.source_subtask_rps)
                         .ceil()
                         .clamp(1.0, c.scale_out as f64) as u32;
                     c.parallelism_overrides = vec![Some(c.scale_out); job.vertices.max(1)];
                     c.parallelism_overrides[0] = Some(p);
                 }
-                let at = (r.at_s - SAVEPOINT_LEAD_S).max(0) as u64;
+                let at = (r.stop_s - SAVEPOINT_LEAD_S).max(0) as u64;
                 (SimTime::from_secs(at), Change::Restart(c))
             })
             .collect(),
@@ -211,6 +211,19 @@ const REDEPLOY_MIN_ZERO_S: i64 = 10;
 /// `restart.savepoint_base_s`, research/demeter.md §3.4).
 const SAVEPOINT_LEAD_S: i64 = 5;
 
+/// Kafka's `records-consumed-rate` of a new consumer covers a full sample window (30 s) only
+/// this long after it starts: earlier values are partial-window artefacts.
+const KAFKA_RATE_WINDOW_S: i64 = 30;
+
+/// How far before the TaskManagers reach 0 the job's stop is looked for.
+const STOP_LOOKBACK_S: i64 = 120;
+
+/// Seconds of plateau needed to read the source's capacity off it.
+const MIN_PLATEAU_S: usize = 30;
+
+/// `records-lag-max` is the max over the last 2 x 30-s samples.
+const KAFKA_LAG_HOLD_S: i64 = 60;
+
 /// How long after a redeploy its catch-up is looked at.
 const CATCH_UP_WINDOW_S: i64 = 150;
 
@@ -233,12 +246,17 @@ pub struct ReplayJob {
 pub struct RecordedRedeploy {
     /// Seconds since the start when the TaskManagers fell to 0.
     pub at_s: i64,
+    /// Seconds since the start when the job stopped: the last second of the throughput
+    /// series before the episode (the old TaskManagers deregister some seconds later), or
+    /// `at_s` without one in the 120 s before.
+    pub stop_s: i64,
     /// The TaskManager level the job came back with: the highest registered in the 60 s after
     /// the episode, before the next one (= the largest vertex parallelism, 1 slot each).
     pub level: u32,
-    /// The highest consumed rate in the catch-up after it, when the catch-up outlasted the
-    /// Kafka metric window (else `None`: the plateau is then only a lower bound).
-    pub catch_up_peak_rps: Option<f64>,
+    /// The consumed rate in the catch-up after it (the median while the lag is above the
+    /// recovery threshold, from one Kafka sample window after the restart on), when the
+    /// catch-up outlasted the Kafka metric window (else `None`: no plateau to read).
+    pub catch_up_plateau_rps: Option<f64>,
 }
 
 /// The recorded savepoint redeploys (see [`RecordedRedeploy`]).
@@ -259,6 +277,11 @@ pub fn redeploys(run: &RunData) -> Vec<RecordedRedeploy> {
                 .map_or(run.window_s, |e| e.0)
                 .min(end_s + CATCH_UP_WINDOW_S);
             let (from, to) = (run.start_epoch + end_s + 1, run.start_epoch + next);
+            // The next redeploy's savepoint, after which the lag belongs to that one.
+            let next_start = run.start_epoch
+                + episodes
+                    .get(k + 1)
+                    .map_or(run.window_s, |e| e.0 - SAVEPOINT_LEAD_S);
             let long = threshold.is_some_and(|t| {
                 run.consumer_lag
                     .range(from, to)
@@ -267,17 +290,53 @@ pub fn redeploys(run: &RunData) -> Vec<RecordedRedeploy> {
                     .count()
                     > LONG_CATCH_UP_S
             });
-            let peak = run
+            // The plateau: the median consumed rate at the seconds the source still had a
+            // backlog, once the new consumers' rate metric has a full sample window. The lag
+            // metric is a max over the last 2 x 30 s, so it overstays the catch-up by up to a
+            // minute; the lag was still above the threshold at t if the metric was a minute
+            // later (a catch-up only shrinks the lag).
+            let backlogged: std::collections::BTreeSet<i64> =
+                threshold.map_or_else(Default::default, |t| {
+                    run.consumer_lag
+                        .range(
+                            from + KAFKA_LAG_HOLD_S,
+                            (to + KAFKA_LAG_HOLD_S).min(next_start),
+                        )
+                        .iter()
+                        .filter(|p| p.1 > t)
+                        .map(|p| p.0 - KAFKA_LAG_HOLD_S)
+                        .collect()
+                });
+            let consuming = run
                 .throughput_rps
                 .range(from, to)
                 .iter()
+                .find(|p| p.1 > 0.0)
+                .map_or(to, |p| p.0);
+            let rates: Vec<f64> = run
+                .throughput_rps
+                .range(consuming + KAFKA_RATE_WINDOW_S, to)
+                .iter()
+                .filter(|p| p.1.is_finite() && backlogged.contains(&p.0))
                 .map(|p| p.1)
-                .filter(|v| v.is_finite())
-                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+                .collect();
+            let plateau = crate::report::stats::percentile(&rates, 0.5)
+                .filter(|_| rates.len() >= MIN_PLATEAU_S);
+            let stop_s = run
+                .throughput_rps
+                .range(
+                    run.start_epoch + at_s - STOP_LOOKBACK_S,
+                    run.start_epoch + at_s,
+                )
+                .iter()
+                .rev()
+                .find(|p| p.1.is_finite())
+                .map_or(at_s, |p| p.0 - run.start_epoch);
             RecordedRedeploy {
                 at_s,
+                stop_s,
                 level,
-                catch_up_peak_rps: peak.filter(|_| long),
+                catch_up_plateau_rps: plateau.filter(|_| long),
             }
         })
         .collect()
@@ -482,7 +541,7 @@ mod tests {
         };
         let r = redeploys(&run);
         assert_eq!(r.len(), 1);
-        assert_eq!(r[0].catch_up_peak_rps, Some(60_000.0));
+        assert_eq!(r[0].catch_up_plateau_rps, Some(60_000.0));
         let job = ReplayJob {
             source_subtask_rps: 7_500.0,
             vertices: 2,
@@ -493,6 +552,47 @@ mod tests {
                 if c.parallelism_overrides == vec![Some(8), Some(24)] && c.max_parallelism() == 24),
             "{t:?}"
         );
+    }
+
+    #[test]
+    fn the_plateau_skips_the_metric_warm_up_and_the_lag_hold_and_the_stop_precedes_the_zero() {
+        // Job stops at 80 (throughput ends), TaskManagers at 0 over 100-129, back at 24.
+        // Consumption resumes at 135: the rate metric ramps (20 K) for 30 s, then holds the
+        // 60 K plateau until 200; the records-lag-max metric stays high for 60 s more (until
+        // 260), while the consumed rate is back at the 30 K arrival rate.
+        let mut tms = Vec::new();
+        let mut lag = Vec::new();
+        let mut thr = Vec::new();
+        for s in 0..1000 {
+            tms.push((s, if (100..130).contains(&s) { 0.0 } else { 24.0 }));
+            lag.push((
+                s,
+                if (130..260).contains(&s) {
+                    50_000.0
+                } else {
+                    1_000.0
+                },
+            ));
+            let rate = match s {
+                80..=134 => continue,
+                135..=164 => 20_000.0,
+                165..=199 => 60_000.0,
+                _ => 30_000.0,
+            };
+            thr.push((s, rate));
+        }
+        let run = RunData {
+            start_epoch: 0,
+            window_s: 1000,
+            task_managers: Series { points: tms },
+            consumer_lag: Series { points: lag },
+            throughput_rps: Series { points: thr },
+            ..RunData::default()
+        };
+        let r = redeploys(&run);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].at_s, r[0].stop_s), (100, 79));
+        assert_eq!(r[0].catch_up_plateau_rps, Some(60_000.0));
     }
 
     fn initial_base() -> JobConfig {

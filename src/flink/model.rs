@@ -192,6 +192,15 @@ pub struct RestartSpec {
     pub savepoint_base_s: f64,
     /// Redeploy: JobManager start + job submission on top of TaskManager start.
     pub jm_start_s: f64,
+    /// Redeploy start-up as measured on recorded redeploys, replacing `tm_start_s` there when
+    /// set: CPU-bound work (JobManager and TaskManager JVMs, job submission, state restore,
+    /// cold start) in core-seconds, done on each new TaskManager's `cpu` cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeploy_start_core_s: Option<f64>,
+    /// Redeploy: seconds per TaskManager of the old deployment (its teardown) and of the new
+    /// one (pod creation, registration, task deployment), with `redeploy_start_core_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeploy_per_tm_s: Option<f64>,
     /// Adaptive/reactive scheduler: wait for resources to stabilise before restarting.
     pub resource_stabilization_s: f64,
 }
@@ -416,6 +425,19 @@ impl JobModel {
         non_negative("restart.tm_start_s", r.tm_start_s, 3600.0, file)?;
         non_negative("restart.savepoint_base_s", r.savepoint_base_s, 3600.0, file)?;
         non_negative("restart.jm_start_s", r.jm_start_s, 3600.0, file)?;
+        if let Some(v) = r.redeploy_start_core_s {
+            non_negative("restart.redeploy_start_core_s", v, 3600.0, file)?;
+        }
+        if let Some(v) = r.redeploy_per_tm_s {
+            non_negative("restart.redeploy_per_tm_s", v, 60.0, file)?;
+        }
+        if r.redeploy_per_tm_s.is_some() && r.redeploy_start_core_s.is_none() {
+            return Err(err(
+                "restart.redeploy_per_tm_s",
+                "restart.redeploy_start_core_s set as well (the per-TaskManager time adds to it)",
+                "redeploy_start_core_s missing".to_string(),
+            ));
+        }
         non_negative(
             "restart.resource_stabilization_s",
             r.resource_stabilization_s,
@@ -483,4 +505,30 @@ pub(crate) fn fraction(key: &str, v: f64, file: &str) -> Result<(), SpecError> {
         "a fraction in 0..=1".into(),
         file,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ysb_spec() -> JobModelSpec {
+        let text = include_str!("../../models/ysb.toml");
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn redeploy_start_parameters_are_checked() {
+        let mut spec = ysb_spec();
+        spec.restart.redeploy_start_core_s = None;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("restart.redeploy_per_tm_s"), "{e}");
+        let mut spec = ysb_spec();
+        spec.restart.redeploy_per_tm_s = Some(-1.0);
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("restart.redeploy_per_tm_s"), "{e}");
+        let mut spec = ysb_spec();
+        spec.restart.redeploy_start_core_s = None;
+        spec.restart.redeploy_per_tm_s = None;
+        assert!(JobModel::from_spec(spec, "m.toml").is_ok(), "both optional");
+    }
 }

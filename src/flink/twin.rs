@@ -78,6 +78,7 @@ enum Event {
     FailureInject { index: usize },
     TaskManagerLost { count: u32, fatal: bool },
     TaskManagersRegistered { count: u32 },
+    TaskManagersLeft { count: u32 },
     Resume { attempt: u64 },
     SavepointDone { attempt: u64 },
     ReactiveRestart { generation: u64 },
@@ -163,6 +164,9 @@ pub struct Twin {
     /// TaskManager pods the cluster should run (native deployments, HPA replica count).
     tm_target: u32,
     tm_starting: u32,
+    /// TaskManagers of the previous deployment still registered while a redeploy tears it
+    /// down (counted in the TaskManager series, no slots for the job).
+    tm_leaving: u32,
     reactive_generation: u64,
 
     // Kafka and the fluid state.
@@ -270,6 +274,7 @@ impl Twin {
             tm_unreachable: 0,
             tm_target: tm,
             tm_starting: 0,
+            tm_leaving: 0,
             reactive_generation: 0,
             produced: 0.0,
             consumed: 0.0,
@@ -858,7 +863,7 @@ impl Twin {
         self.edge.end_of_second(epoch);
         let workload = self.rate_at(SimTime::from_secs(self.now.as_secs() - 1));
         self.series.workload_rps.points.push((epoch, workload));
-        let tms = self.tm_registered as f64;
+        let tms = (self.tm_registered + self.tm_leaving) as f64;
         self.series.task_managers.points.push((epoch, tms));
         self.series
             .task_slots
@@ -977,6 +982,9 @@ impl Twin {
                     format!("+{count}, now {}", self.tm_registered),
                 );
                 self.on_task_managers_changed();
+            }
+            Event::TaskManagersLeft { count } => {
+                self.tm_leaving = self.tm_leaving.saturating_sub(count);
             }
             Event::Resume { attempt } if attempt == self.attempt => self.resume(),
             Event::SavepointDone { attempt } if attempt == self.attempt => self.savepoint_done(),
@@ -1377,6 +1385,7 @@ impl Twin {
         self.redeploy_offset = Some(self.consumed);
         self.log("savepoint_completed", String::new());
         // The operator deletes the JobManager and TaskManager pods and creates new ones.
+        let tms_before = self.tm_registered;
         self.tm_registered = 0;
         self.tm_unreachable = 0;
         self.set_config(p.config);
@@ -1388,8 +1397,28 @@ impl Twin {
         self.tm_target = tms;
         self.tm_starting = tms;
         let r = &self.setup.model.spec.restart;
+        let (teardown_s, tm_start_s) = match r.redeploy_start_core_s {
+            // Measured on the recorded redeploys (models/ysb.toml): the old TaskManagers stay
+            // registered while the deployment is torn down (a time per old TaskManager), then
+            // a CPU-bound start on the new TaskManagers' cores plus a time per new one.
+            Some(core_s) => {
+                let per_tm = r.redeploy_per_tm_s.unwrap_or(0.0);
+                (
+                    per_tm * tms_before as f64,
+                    core_s / self.config.cpu.max(0.01) + per_tm * tms as f64,
+                )
+            }
+            None => (0.0, r.tm_start_s),
+        };
+        if teardown_s > 0.0 && tms_before > 0 {
+            self.tm_leaving += tms_before;
+            self.queue.schedule(
+                self.now + SimDuration::from_secs_f64(teardown_s),
+                Event::TaskManagersLeft { count: tms_before },
+            );
+        }
         self.queue.schedule(
-            self.now + SimDuration::from_secs_f64(r.jm_start_s + r.tm_start_s),
+            self.now + SimDuration::from_secs_f64(teardown_s + r.jm_start_s + tm_start_s),
             Event::TaskManagersRegistered { count: tms },
         );
     }

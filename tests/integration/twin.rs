@@ -399,6 +399,52 @@ fn redeploy_stops_with_savepoint_without_replay_and_applies_the_new_config() {
     assert_eq!(twin.reconfigurations(), 1);
 }
 
+/// Seconds from the savepoint to the new TaskManagers registering, for a redeploy from
+/// `from` to `to`.
+fn redeploy_start_s(from: JobConfig, to: JobConfig) -> f64 {
+    let mut twin = Twin::new(setup(ysb(), from, 30_000.0, 300, None));
+    twin.advance_until(SimTime::from_secs(100));
+    twin.redeploy(to).unwrap();
+    twin.advance_until(SimTime::from_secs(300));
+    let at = |kind: &str| {
+        twin.events()
+            .iter()
+            .find(|e| e.kind == kind && e.time >= SimTime::from_secs(100))
+            .unwrap()
+            .time
+    };
+    at("task_managers_registered")
+        .since(at("savepoint_completed"))
+        .as_secs_f64()
+}
+
+#[test]
+fn redeploy_start_grows_with_task_managers_and_shrinks_with_cores() {
+    // models/ysb.toml [T-REDEPLOY]: jm_start_s + 22.7 / cpu + 0.74 x (TMs before + after), to
+    // the millisecond.
+    let r = ysb().spec.restart;
+    let (core_s, per_tm) = (
+        r.redeploy_start_core_s.unwrap(),
+        r.redeploy_per_tm_s.unwrap(),
+    );
+    let big = redeploy_start_s(static_config(24, 10), static_config(24, 10));
+    assert!(
+        (big - (r.jm_start_s + core_s + per_tm * 48.0)).abs() < 1e-6,
+        "{big}"
+    );
+    let mut three_core = static_config(6, 10);
+    three_core.task_slots = 1;
+    three_core.cpu = 3.0;
+    let small = redeploy_start_s(static_config(12, 10), three_core);
+    assert!(
+        (small - (r.jm_start_s + core_s / 3.0 + per_tm * 18.0)).abs() < 0.002,
+        "{small}"
+    );
+    // Recorded lag-equivalent outages: ~67 s (operator, 24 one-core TMs), ~23 s (Demeter,
+    // ~5 three-core TMs); the start is that minus the savepoint and the deployment.
+    assert!(big > 2.0 * small, "{big} vs {small}");
+}
+
 #[test]
 fn in_place_rescale_needs_the_adaptive_scheduler_and_replays_from_the_checkpoint() {
     let mut s = setup(ysb(), static_config(24, 10), 30_000.0, 300, None);
