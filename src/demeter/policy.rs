@@ -318,14 +318,21 @@ impl DemeterPolicy {
             let ln: Vec<f64> = self
                 .profiles
                 .iter()
-                .map(|p| clf.normalised(p.config.scale_out as f64, p.throughput_rps))
+                .enumerate()
+                .map(|(i, p)| {
+                    clf.fitted_normalised(i).unwrap_or_else(|| {
+                        clf.normalised(p.config.scale_out as f64, p.throughput_rps)
+                    })
+                })
                 .collect();
             self.classifier = Some((self.profiles.len(), clf, ln));
         }
         rows.push((current.scale_out as f64, thr, lat));
         let mut with_current = LatencyClassifier::new();
         with_current.fit(&rows);
-        let cur = with_current.normalised(current.scale_out as f64, thr);
+        let cur = with_current
+            .fitted_normalised(rows.len() - 1)
+            .unwrap_or_else(|| with_current.normalised(current.scale_out as f64, thr));
         let (_, _, ln) = self.classifier.as_ref().expect("just fitted");
         (ln.clone(), cur)
     }
