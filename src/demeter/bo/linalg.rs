@@ -165,35 +165,32 @@ pub(crate) fn inverse_from_cholesky(l: &Array2<f64>) -> Array2<f64> {
 
 /// `L^{-1}`, equal entry for entry to `solve_lower(l, I)`: column j of the identity is zero
 /// above row j, so those rows of the solution stay `+0` (`0 + (-l_ik) 0 = +0`, `+0 / l_ii =
-/// +0` for the positive pivots of a Cholesky factor) and their terms are skipped.
+/// +0` for the positive pivots of a Cholesky factor) and their terms are skipped. Row by
+/// row: row i gets `(-l_ik) * row k` for k < i (only its first k + 1 entries, the rest being
+/// zero), then is divided by `l_ii`.
 fn inverse_lower(l: &Array2<f64>) -> Array2<f64> {
     let n = l.nrows();
     let rows = lower_rows(l);
-    let mut x = Array2::zeros((n, n));
-    let mut col = vec![0.0; n];
-    for j in 0..n {
-        col.fill(0.0);
-        col[j] = 1.0;
-        forward_rows_from(&rows, n, &mut col, j);
-        for (i, v) in col.iter().enumerate().skip(j) {
-            x[[i, j]] = *v;
-        }
-    }
-    x
-}
-
-/// One right-hand side `x` solved from row `first` on (rows above are zero and stay zero).
-fn forward_rows_from(l: &[f64], n: usize, x: &mut [f64], first: usize) {
-    for i in first..n {
-        let mut v = x[i];
-        for k in first..i {
-            let lik = l[i * n + k];
+    let mut x = vec![0.0; n * n];
+    for i in 0..n {
+        let (done, rest) = x.split_at_mut(i * n);
+        let row = &mut rest[..n];
+        row[i] = 1.0;
+        for k in 0..i {
+            let lik = rows[i * n + k];
             if lik != 0.0 {
-                v = v + (-lik * x[k]);
+                let alpha = -lik;
+                for (y, v) in row[..=k].iter_mut().zip(&done[k * n..=k * n + k]) {
+                    *y = *y + (alpha * v);
+                }
             }
         }
-        x[i] = v / l[i * n + i];
+        let d = rows[i * n + i];
+        for y in row[..=i].iter_mut() {
+            *y = *y / d;
+        }
     }
+    Array2::from_shape_fn((n, n), |(i, j)| x[i * n + j])
 }
 
 #[cfg(test)]
@@ -213,6 +210,58 @@ mod tests {
         let inv = inverse_from_cholesky(&l);
         let id = a.dot(&inv);
         assert!((id[[0, 0]] - 1.0).abs() < 1e-12 && id[[0, 1]].abs() < 1e-12);
+    }
+
+    /// The straightforward row-by-row forward substitution the blocked one must equal.
+    fn solve_lower_reference(l: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        let mut x = b.clone();
+        for i in 0..l.nrows() {
+            for k in 0..i {
+                let lik = l[[i, k]];
+                if lik != 0.0 {
+                    let (done, mut rest) = x.view_mut().split_at(ndarray::Axis(0), i);
+                    rest.row_mut(0).scaled_add(-lik, &done.row(k));
+                }
+            }
+            let d = l[[i, i]];
+            x.row_mut(i).mapv_inplace(|v| v / d);
+        }
+        x
+    }
+
+    #[test]
+    fn blocked_solves_equal_the_reference_bit_for_bit() {
+        let n = 23;
+        // A pseudo-random SPD matrix (some exact zeros off the diagonal).
+        let mut state: u64 = 11;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let g = Array2::from_shape_fn(
+            (n, n + 3),
+            |(i, j)| if (i + j) % 7 == 0 { 0.0 } else { next() },
+        );
+        let a = g.dot(&g.t()) + Array2::<f64>::eye(n) * 0.1;
+        let l = cholesky(&a).unwrap();
+        let eye = Array2::<f64>::eye(n);
+        let bits = |m: &Array2<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&inverse_lower(&l)),
+            bits(&solve_lower_reference(&l, &eye))
+        );
+        // More columns than one block, in both memory orders.
+        let b = Array2::from_shape_fn((n, 150), |_| next());
+        let bf = b.t().to_owned().reversed_axes();
+        assert_eq!(
+            bits(&solve_lower(&l, &b)),
+            bits(&solve_lower_reference(&l, &b))
+        );
+        let (x, r) = (solve_lower(&l, &bf), solve_lower_reference(&l, &bf));
+        assert_eq!(bits(&x), bits(&r));
+        assert_eq!(x.strides(), r.strides());
     }
 
     #[test]
