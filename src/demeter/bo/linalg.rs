@@ -118,13 +118,13 @@ fn forward_rows(l: &[f64], n: usize, x: &mut [f64], w: usize) {
             if lik != 0.0 {
                 let alpha = -lik;
                 for (y, v) in row.iter_mut().zip(&done[k * w..k * w + w]) {
-                    *y = *y + (alpha * v);
+                    *y += alpha * v;
                 }
             }
         }
         let d = l[i * n + i];
         for y in row.iter_mut() {
-            *y = *y / d;
+            *y /= d;
         }
     }
 }
@@ -181,13 +181,13 @@ fn inverse_lower(l: &Array2<f64>) -> Array2<f64> {
             if lik != 0.0 {
                 let alpha = -lik;
                 for (y, v) in row[..=k].iter_mut().zip(&done[k * n..=k * n + k]) {
-                    *y = *y + (alpha * v);
+                    *y += alpha * v;
                 }
             }
         }
         let d = rows[i * n + i];
         for y in row[..=i].iter_mut() {
-            *y = *y / d;
+            *y /= d;
         }
     }
     Array2::from_shape_fn((n, n), |(i, j)| x[i * n + j])
