@@ -154,9 +154,10 @@ struct SurrogateCache {
 
 /// The constraint models' (mean, variance) at every option, latency then recovery: the
 /// models change only with their profiles, so the per-minute evaluations pick from these.
-/// One batch over all options gives each option the numbers a batch of any subset of two or
-/// more options would (every prediction is computed per point; a one-point batch sums its
-/// variance in another order, so single points are predicted on their own).
+/// One batch over all options gives each option the numbers a batch of any subset would:
+/// the GP and RGPE predictions are computed point by point (kernel row, its own triangular
+/// solve, dot products), whatever else is in the batch. One-point batches are still
+/// predicted on their own, as before (no reliance on that for them).
 type OptionPredictions = [(Array1<f64>, Array1<f64>); 2];
 
 /// The cluster the prototype hands the optimiser (`cpuConst` = 50 cores, `memConst` =
