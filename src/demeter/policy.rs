@@ -143,8 +143,22 @@ type Surrogates = (
     Arc<dyn Surrogate + Send + Sync>,
 );
 
-/// Surrogates keyed by (profiles seen, target model's profiles, support models' profiles).
-type SurrogateCache = ((usize, Vec<usize>, Vec<Vec<usize>>), Option<Surrogates>);
+/// Surrogates keyed by (profiles seen, target model's profiles, support models' profiles),
+/// and their predictions at every option once asked for.
+#[derive(Clone)]
+struct SurrogateCache {
+    key: (usize, Vec<usize>, Vec<Vec<usize>>),
+    model: Option<Surrogates>,
+    at_options: Option<OptionPredictions>,
+}
+
+/// The constraint models' (mean, variance) at every option, latency then recovery: the
+/// models change only with their profiles, so the per-minute evaluations pick from these.
+/// One batch over all options gives each option the numbers a batch of any subset would:
+/// the GP and RGPE predictions are computed point by point (kernel row, its own triangular
+/// solve, dot products), whatever else is in the batch. One-point batches are still
+/// predicted on their own, as before (no reliance on that for them).
+type OptionPredictions = [(Array1<f64>, Array1<f64>); 2];
 
 /// The cluster the prototype hands the optimiser (`cpuConst` = 50 cores, `memConst` =
 /// 430 000 MB, `demeter.properties`, research/demeter.md §1): candidates must fit next to the
@@ -318,14 +332,21 @@ impl DemeterPolicy {
             let ln: Vec<f64> = self
                 .profiles
                 .iter()
-                .map(|p| clf.normalised(p.config.scale_out as f64, p.throughput_rps))
+                .enumerate()
+                .map(|(i, p)| {
+                    clf.fitted_normalised(i).unwrap_or_else(|| {
+                        clf.normalised(p.config.scale_out as f64, p.throughput_rps)
+                    })
+                })
                 .collect();
             self.classifier = Some((self.profiles.len(), clf, ln));
         }
         rows.push((current.scale_out as f64, thr, lat));
         let mut with_current = LatencyClassifier::new();
         with_current.fit(&rows);
-        let cur = with_current.normalised(current.scale_out as f64, thr);
+        let cur = with_current
+            .fitted_normalised(rows.len() - 1)
+            .unwrap_or_else(|| with_current.normalised(current.scale_out as f64, thr));
         let (_, _, ln) = self.classifier.as_ref().expect("just fitted");
         (ln.clone(), cur)
     }
@@ -381,10 +402,14 @@ impl DemeterPolicy {
                 supports.clone(),
             );
             match &self.surrogate_cache {
-                Some((k, cached)) if *k == key => cached.clone(),
+                Some(cache) if cache.key == key => cache.model.clone(),
                 _ => {
                     let built = self.build_surrogates(&target_members, &supports, classes);
-                    self.surrogate_cache = Some((key, built.clone()));
+                    self.surrogate_cache = Some(SurrogateCache {
+                        key,
+                        model: built.clone(),
+                        at_options: None,
+                    });
                     built
                 }
             }
@@ -454,22 +479,45 @@ impl DemeterPolicy {
             return Vec::new();
         }
         let x = self.matrix(options);
-        let (ml, vl) = lat.predict(&x);
-        let (mr, vr) = rec.predict(&x);
+        let [(ml, vl), (mr, vr)] = [lat.predict(&x), rec.predict(&x)];
         (0..options.len())
-            .map(|i| {
-                self.params.rules.pessimistic_ok(
-                    Prediction {
-                        mean: ml[i],
-                        sd: vl[i].max(0.0).sqrt(),
-                    },
-                    Prediction {
-                        mean: mr[i],
-                        sd: vr[i].max(0.0).sqrt(),
-                    },
-                )
-            })
+            .map(|i| self.pessimistic_ok(&[(ml[i], vl[i]), (mr[i], vr[i])]))
             .collect()
+    }
+
+    /// The rules' pessimistic check of one (mean, variance) pair per constraint model.
+    fn pessimistic_ok(&self, [(ml, vl), (mr, vr)]: &[(f64, f64); 2]) -> bool {
+        self.params.rules.pessimistic_ok(
+            Prediction {
+                mean: *ml,
+                sd: vl.max(0.0).sqrt(),
+            },
+            Prediction {
+                mean: *mr,
+                sd: vr.max(0.0).sqrt(),
+            },
+        )
+    }
+
+    /// [`feasible`](Self::feasible) for the options at `indices` (into `self.options`) under
+    /// the cached model, from its predictions at every option (computed on first use).
+    /// `None` without a cached model.
+    fn feasible_options(&mut self, indices: &[usize]) -> Option<Vec<bool>> {
+        let cache = self.surrogate_cache.as_ref()?;
+        if cache.at_options.is_none() {
+            let (lat, rec) = cache.model.clone()?;
+            let all: Vec<&JobConfig> = self.options.iter().collect();
+            let x = self.matrix(&all);
+            let at = [lat.predict(&x), rec.predict(&x)];
+            self.surrogate_cache.as_mut()?.at_options = Some(at);
+        }
+        let [(ml, vl), (mr, vr)] = self.surrogate_cache.as_ref()?.at_options.as_ref()?;
+        Some(
+            indices
+                .iter()
+                .map(|&i| self.pessimistic_ok(&[(ml[i], vl[i]), (mr[i], vr[i])]))
+                .collect(),
+        )
     }
 
     /// One rescale evaluation (§4.4 `get_optimized_configs`): forecast, latency class,
@@ -483,10 +531,10 @@ impl DemeterPolicy {
         let cur_bad = cur_l >= 0.5;
         let (cpu_c, mem_c) = ConfigSpace::resources(current);
         let is_default = same(current, &default);
-        let options: Vec<&JobConfig> = self
-            .options
-            .iter()
-            .filter(|c| {
+        // Indices into `self.options` of the options that fit next to the current one.
+        let options: Vec<usize> = (0..self.options.len())
+            .filter(|&i| {
+                let c = &self.options[i];
                 cores(c) <= CLUSTER_CORES - cpu_c
                     && memory_mb(c) <= CLUSTER_MEMORY_MB - mem_c
                     && !same(c, current)
@@ -494,9 +542,9 @@ impl DemeterPolicy {
             .collect();
         let mut cands: Vec<Candidate> = options
             .iter()
-            .map(|c| Candidate {
-                cores: cores(c),
-                memory_mb: memory_mb(c),
+            .map(|&i| Candidate {
+                cores: cores(&self.options[i]),
+                memory_mb: memory_mb(&self.options[i]),
                 feasible: false,
             })
             .collect();
@@ -506,10 +554,15 @@ impl DemeterPolicy {
             feasible: false,
         };
         if let (false, Some((sl, sr))) = (cur_bad, &prepared.model) {
-            for (c, ok) in cands
-                .iter_mut()
-                .zip(self.feasible(sl.as_ref(), sr.as_ref(), &options))
-            {
+            let ok = match options.len() {
+                2.. => self.feasible_options(&options),
+                _ => None,
+            }
+            .unwrap_or_else(|| {
+                let configs: Vec<&JobConfig> = options.iter().map(|&i| &self.options[i]).collect();
+                self.feasible(sl.as_ref(), sr.as_ref(), &configs)
+            });
+            for (c, ok) in cands.iter_mut().zip(ok) {
                 c.feasible = ok;
             }
             cur.feasible = self.feasible(sl.as_ref(), sr.as_ref(), &[current])[0];
@@ -525,7 +578,7 @@ impl DemeterPolicy {
         let config = match choice {
             Choice::Current => current.clone(),
             Choice::Default => default,
-            Choice::Candidate(i) => options[i].clone(),
+            Choice::Candidate(i) => self.options[options[i]].clone(),
         };
         // Which profiling options the suggestion step may consider (`compare(GT)` against
         // the chosen configuration scaled by 0.25 when the current one can handle the load,

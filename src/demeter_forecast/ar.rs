@@ -75,14 +75,15 @@ impl StrideModel {
             *xj = self.w(v, t - j * s);
         }
         x[d - 1] = self.w(v, t);
-        if !x[..d].iter().all(|a| a.is_finite()) {
+        let x = &x[..d];
+        if !x.iter().all(|a| a.is_finite()) {
             return;
         }
-        for r in 0..d {
+        // The upper triangle, row by row (each entry its own running sum).
+        for (r, row) in self.gram.chunks_exact_mut(d).enumerate() {
             let xr = x[r];
-            let row = &mut self.gram[r * d..r * d + d];
-            for (c, g) in row.iter_mut().enumerate().skip(r) {
-                *g += xr * x[c];
+            for (g, xc) in row[r..].iter_mut().zip(&x[r..]) {
+                *g += xr * xc;
             }
         }
         self.count += 1.0;

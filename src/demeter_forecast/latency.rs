@@ -83,6 +83,20 @@ impl GradientBoostedTrees {
         max_depth: usize,
         learning_rate: f64,
     ) -> Self {
+        Self::fit_with_training_predictions(x, y, n_estimators, max_depth, learning_rate).0
+    }
+
+    /// [`fit`](Self::fit), and the model's prediction at each of the first `min(x, y)` rows of
+    /// `x`, bit-for-bit what [`predict`](Self::predict) returns there: a training row's path
+    /// through a tree is the one its split comparisons sent it down while fitting, so the
+    /// leaf values are summed in the same (tree) order without walking the trees again.
+    pub fn fit_with_training_predictions(
+        x: &[[f64; 2]],
+        y: &[f64],
+        n_estimators: usize,
+        max_depth: usize,
+        learning_rate: f64,
+    ) -> (Self, Vec<f64>) {
         let n = y.len().min(x.len());
         let init = if n == 0 {
             0.0
@@ -94,6 +108,10 @@ impl GradientBoostedTrees {
         let root = Workspace::root(x, n);
         let mut ws = Workspace::root(x, n);
         let mut residual = vec![0.0; n];
+        // Per row, the sum of its leaf values so far, started from the empty sum as
+        // `predict`'s `sum` is.
+        let mut leaf_sum = vec![std::iter::empty::<f64>().sum::<f64>(); n];
+        let mut scratch = SplitScratch::default();
         for _ in 0..n_estimators {
             for i in 0..n {
                 residual[i] = y[i] - pred[i];
@@ -109,16 +127,22 @@ impl GradientBoostedTrees {
                 ws: &mut ws,
                 nodes: &mut tree.0,
                 pred: &mut pred,
+                leaf_sum: &mut leaf_sum,
+                scratch: &mut scratch,
                 learning_rate,
             };
             fit.build(0, n, max_depth);
             trees.push(tree);
         }
-        GradientBoostedTrees {
-            init,
-            learning_rate,
-            trees,
-        }
+        let fitted = leaf_sum.iter().map(|s| init + learning_rate * s).collect();
+        (
+            GradientBoostedTrees {
+                init,
+                learning_rate,
+                trees,
+            },
+            fitted,
+        )
     }
 
     /// The prediction at `x`.
@@ -137,10 +161,6 @@ impl GradientBoostedTrees {
     }
 }
 
-fn mean(r: &[f64], idx: &[usize]) -> f64 {
-    idx.iter().map(|&i| r[i]).sum::<f64>() / idx.len().max(1) as f64
-}
-
 /// The rows of every node, as segments of three arrays: in index order (for the sums, as
 /// sklearn adds them) and sorted by each feature (ties by index). A node owns the same range
 /// `lo..hi` of all three; splitting partitions each range stably in place, so no node sorts
@@ -149,6 +169,8 @@ struct Workspace {
     by_index: Vec<usize>,
     by_feature: [Vec<usize>; 2],
     spill: Vec<usize>,
+    /// Whether every feature value is finite (then `<=` orders them as the sort does).
+    finite: bool,
 }
 
 impl Workspace {
@@ -163,6 +185,7 @@ impl Workspace {
             by_feature: [sorted(0), sorted(1)],
             by_index,
             spill: Vec::with_capacity(n),
+            finite: x[..n].iter().flatten().all(|v| v.is_finite()),
         }
     }
 
@@ -192,8 +215,12 @@ impl Workspace {
 
     fn split(&mut self, x: &[[f64; 2]], lo: usize, hi: usize, f: usize, t: f64) -> usize {
         let n = Self::partition(&mut self.by_index[lo..hi], &mut self.spill, x, f, t);
-        for order in &mut self.by_feature {
-            Self::partition(&mut order[lo..hi], &mut self.spill, x, f, t);
+        for (feature, order) in self.by_feature.iter_mut().enumerate() {
+            // Sorted by the split feature, finite values below the threshold are already a
+            // prefix: partitioning would not move anything.
+            if feature != f || !self.finite {
+                Self::partition(&mut order[lo..hi], &mut self.spill, x, f, t);
+            }
         }
         lo + n
     }
@@ -207,13 +234,41 @@ struct Fitting<'a> {
     ws: &'a mut Workspace,
     nodes: &'a mut Vec<Node>,
     pred: &'a mut [f64],
+    leaf_sum: &'a mut [f64],
+    scratch: &'a mut SplitScratch,
     learning_rate: f64,
+}
+
+/// Buffers of the split search, shared by a fit's nodes.
+#[derive(Default)]
+struct SplitScratch {
+    /// Per node size `n`, `nl * nr / n` for `nl = 1..n` (filled on first use): it depends on
+    /// the counts only, so it is divided once per fit rather than once per candidate.
+    weights: Vec<Vec<f64>>,
+}
+
+/// `nl * nr / n` for a node of `n` rows, `nl = 1..n`, from (or into) `table`.
+fn split_weights(table: &mut Vec<Vec<f64>>, n: usize) -> &[f64] {
+    if table.len() <= n {
+        table.resize(n + 1, Vec::new());
+    }
+    if table[n].is_empty() {
+        let nf = n as f64;
+        table[n] = (1..n)
+            .map(|k| {
+                let nl = k as f64;
+                nl * (nf - nl) / nf
+            })
+            .collect();
+    }
+    &table[n]
 }
 
 impl Fitting<'_> {
     fn leaf(&mut self, lo: usize, hi: usize, m: f64) {
         for &i in &self.ws.by_index[lo..hi] {
             self.pred[i] += self.learning_rate * m;
+            self.leaf_sum[i] += m;
         }
         self.nodes.push(Node::Leaf(m));
     }
@@ -221,16 +276,27 @@ impl Fitting<'_> {
     fn build(&mut self, lo: usize, hi: usize, depth: usize) {
         let (x, r) = (self.x, self.r);
         let idx = &self.ws.by_index[lo..hi];
-        let m = mean(r, idx);
+        let total: f64 = idx.iter().map(|&i| r[i]).sum();
+        let m = total / idx.len().max(1) as f64;
         if depth == 0 || idx.len() < 2 {
             return self.leaf(lo, hi, m);
         }
-        let sse: f64 = idx.iter().map(|&i| (r[i] - m).powi(2)).sum();
-        if sse <= 1e-14 * (1.0 + m * m) * idx.len() as f64 {
+        // Pure node: the squared error is at most `tolerance`. The partial sums of the
+        // (non-negative) squares only grow, so the first one above it decides "not pure"
+        // (a NaN never compares above and stays to the end, as in the full sum).
+        let tolerance = 1e-14 * (1.0 + m * m) * idx.len() as f64;
+        let mut sse = std::iter::empty::<f64>().sum::<f64>();
+        for &i in idx {
+            sse += (r[i] - m).powi(2);
+            if sse > tolerance {
+                break;
+            }
+        }
+        if sse <= tolerance {
             return self.leaf(lo, hi, m);
         }
-        let total: f64 = idx.iter().map(|&i| r[i]).sum();
         let n = idx.len() as f64;
+        let weight = split_weights(&mut self.scratch.weights, idx.len());
         // (gain, feature, threshold)
         let mut best: Option<(f64, usize, f64)> = None;
         for feature in [0usize, 1] {
@@ -245,7 +311,8 @@ impl Fitting<'_> {
                 let nl = (k + 1) as f64;
                 let nr = n - nl;
                 let diff = left_sum / nl - (total - left_sum) / nr;
-                let gain = nl * nr / n * diff * diff;
+                // `nl * nr / n * diff * diff`, the first factor from the table.
+                let gain = weight[k] * diff * diff;
                 if best.is_none_or(|(g, _, _)| gain > g * (1.0 + 1e-12)) {
                     best = Some((gain, feature, here + (next - here) / 2.0));
                 }
@@ -279,6 +346,9 @@ impl Fitting<'_> {
 pub struct LatencyClassifier {
     model: Option<GradientBoostedTrees>,
     min_pred_ms: f64,
+    /// Per fitted profile (in the order given to `fit`), the prediction there; `None` for
+    /// rows skipped as non-finite.
+    fitted_ms: Vec<Option<f64>>,
 }
 
 impl Default for LatencyClassifier {
@@ -302,34 +372,43 @@ impl LatencyClassifier {
         LatencyClassifier {
             model: None,
             min_pred_ms: Self::MIN_LATENCY_MS,
+            fitted_ms: Vec::new(),
         }
     }
 
     /// Fit on `(scale_out, throughput_rps, latency_ms)` profiles (non-finite rows skipped).
     pub fn fit(&mut self, profiles: &[(f64, f64, f64)]) {
-        let rows: Vec<&(f64, f64, f64)> = profiles
-            .iter()
-            .filter(|(s, t, l)| s.is_finite() && t.is_finite() && l.is_finite())
-            .collect();
+        let finite = |(s, t, l): &(f64, f64, f64)| s.is_finite() && t.is_finite() && l.is_finite();
+        let rows: Vec<&(f64, f64, f64)> = profiles.iter().filter(|p| finite(p)).collect();
         if rows.is_empty() {
             *self = Self::new();
             return;
         }
         let x: Vec<[f64; 2]> = rows.iter().map(|(s, t, _)| [*s, *t]).collect();
         let y: Vec<f64> = rows.iter().map(|(_, _, l)| *l).collect();
-        let model = GradientBoostedTrees::fit(
+        let (model, fitted) = GradientBoostedTrees::fit_with_training_predictions(
             &x,
             &y,
             Self::TREES_PER_PROFILE * rows.len(),
             Self::MAX_DEPTH,
             Self::LEARNING_RATE,
         );
-        let min_pred = x
-            .iter()
-            .map(|xi| model.predict(*xi))
-            .fold(f64::INFINITY, f64::min);
+        let min_pred = fitted.iter().copied().fold(f64::INFINITY, f64::min);
         self.min_pred_ms = min_pred.max(Self::MIN_LATENCY_MS);
         self.model = Some(model);
+        let mut fitted = fitted.into_iter();
+        self.fitted_ms = profiles
+            .iter()
+            .map(|p| if finite(p) { fitted.next() } else { None })
+            .collect();
+    }
+
+    /// `l_n` of the `i`-th profile given to [`fit`](Self::fit): equal to
+    /// [`normalised`](Self::normalised) at its (scale-out, throughput), from the prediction made
+    /// while fitting; `None` if that profile was skipped (non-finite) or there is no such row.
+    pub fn fitted_normalised(&self, i: usize) -> Option<f64> {
+        let pred = (*self.fitted_ms.get(i)?)?;
+        Some(normalise_ratio(pred / self.min_pred_ms))
     }
 
     /// The smoothed (predicted) latency at a configuration, in ms (0 when unfitted).
@@ -377,6 +456,38 @@ mod tests {
         assert!(normalise_ratio(BAD_RATIO * (1.0 - 1e-12)) < 0.5);
         assert_eq!(normalise_ratio(0.5), 0.0);
         assert_eq!(normalise_ratio(1.0), 0.0);
+    }
+
+    #[test]
+    fn training_predictions_are_the_models_own() {
+        // Ties in both features, a duplicate row and a non-finite profile.
+        let profiles: Vec<(f64, f64, f64)> = (0..40)
+            .map(|i| {
+                let s = (i % 7) as f64;
+                let t = 1000.0 + 37.0 * ((i * 13) % 11) as f64;
+                (s, t, 500.0 + (i as f64 * 1.7).sin() * 200.0 + s * t / 100.0)
+            })
+            .chain([
+                (3.0, 1100.0, 700.0),
+                (3.0, 1100.0, 900.0),
+                (f64::NAN, 1.0, 1.0),
+            ])
+            .collect();
+        let mut c = LatencyClassifier::new();
+        c.fit(&profiles);
+        for (i, (s, t, _)) in profiles.iter().enumerate() {
+            match c.fitted_normalised(i) {
+                Some(v) => assert_eq!(v.to_bits(), c.normalised(*s, *t).to_bits(), "row {i}"),
+                None => assert!(s.is_nan()),
+            }
+        }
+        assert_eq!(c.fitted_normalised(profiles.len()), None);
+        let x: Vec<[f64; 2]> = profiles[..40].iter().map(|(s, t, _)| [*s, *t]).collect();
+        let y: Vec<f64> = profiles[..40].iter().map(|p| p.2).collect();
+        let (m, fitted) = GradientBoostedTrees::fit_with_training_predictions(&x, &y, 30, 4, 0.1);
+        for (xi, f) in x.iter().zip(&fitted) {
+            assert_eq!(f.to_bits(), m.predict(*xi).to_bits());
+        }
     }
 
     #[test]

@@ -219,8 +219,10 @@ type Evaluation = (Vec<f64>, f64, Vec<f64>);
 struct MapObjective<'a> {
     y: &'a Array1<f64>,
     noise: &'a Array1<f64>,
-    /// Per input dimension, the squared differences (x_ak - x_bk)^2.
-    sqdiff: Vec<Array2<f64>>,
+    /// Input dimension.
+    d: usize,
+    /// The squared differences (x_ak - x_bk)^2 of every pair, at `(a * n + b) * d + k`.
+    sqdiff: Vec<f64>,
     config: &'a GpConfig,
     cache: RefCell<Option<Evaluation>>,
 }
@@ -232,13 +234,17 @@ impl<'a> MapObjective<'a> {
         noise: &'a Array1<f64>,
         config: &'a GpConfig,
     ) -> Self {
-        let n = x.nrows();
-        let sqdiff = (0..x.ncols())
-            .map(|k| Array2::from_shape_fn((n, n), |(a, b)| (x[[a, k]] - x[[b, k]]).powi(2)))
-            .collect();
+        let (n, d) = x.dim();
+        let mut sqdiff = Vec::with_capacity(n * n * d);
+        for a in 0..n {
+            for b in 0..n {
+                sqdiff.extend((0..d).map(|k| (x[[a, k]] - x[[b, k]]).powi(2)));
+            }
+        }
         MapObjective {
             y,
             noise,
+            d,
             sqdiff,
             config,
             cache: RefCell::new(None),
@@ -246,7 +252,7 @@ impl<'a> MapObjective<'a> {
     }
 
     fn bounds(&self, i: usize) -> (f64, f64) {
-        if i < self.sqdiff.len() {
+        if i < self.d {
             LN_LENGTHSCALE_BOUNDS
         } else {
             LN_OUTPUTSCALE_BOUNDS
@@ -281,28 +287,29 @@ impl<'a> MapObjective<'a> {
     }
 
     fn eval_inside(&self, theta: &[f64]) -> Option<(f64, Vec<f64>)> {
-        let d = self.sqdiff.len();
+        let d = self.d;
         let n = self.y.len();
         let ls: Vec<f64> = theta[..d].iter().map(|t| t.exp()).collect();
         let s2 = theta[d].exp();
         let inv_ls2: Vec<f64> = ls.iter().map(|l| 1.0 / (l * l)).collect();
-        // R and the derivative factor (5/3)(1 + sqrt5 r) exp(-sqrt5 r) per pair.
-        let mut r_mat = Array2::<f64>::zeros((n, n));
-        let mut dfac = Array2::<f64>::zeros((n, n));
+        // R and the derivative factor (5/3)(1 + sqrt5 r) exp(-sqrt5 r) per pair (row-major).
+        let mut r_mat = vec![0.0; n * n];
+        let mut dfac = vec![0.0; n * n];
         for a in 0..n {
             for b in 0..=a {
-                let r2: f64 = (0..d).map(|k| self.sqdiff[k][[a, b]] * inv_ls2[k]).sum();
+                let sq = &self.sqdiff[(a * n + b) * d..(a * n + b + 1) * d];
+                let r2: f64 = sq.iter().zip(&inv_ls2).map(|(s, w)| s * w).sum();
                 let r = r2.sqrt();
                 let e = (-SQRT5 * r).exp();
                 let rv = (1.0 + SQRT5 * r + 5.0 / 3.0 * r2) * e;
                 let dv = 5.0 / 3.0 * (1.0 + SQRT5 * r) * e;
-                r_mat[[a, b]] = rv;
-                r_mat[[b, a]] = rv;
-                dfac[[a, b]] = dv;
-                dfac[[b, a]] = dv;
+                r_mat[a * n + b] = rv;
+                r_mat[b * n + a] = rv;
+                dfac[a * n + b] = dv;
+                dfac[b * n + a] = dv;
             }
         }
-        let mut k = r_mat.mapv(|v| v * s2);
+        let mut k = Array2::from_shape_fn((n, n), |(a, b)| r_mat[a * n + b] * s2);
         for i in 0..n {
             k[[i, i]] += self.noise[i];
         }
@@ -324,13 +331,16 @@ impl<'a> MapObjective<'a> {
         // d lml / d theta_j = 1/2 sum_ab W_ab dK_ab/dtheta_j with W = alpha alpha^T - K^{-1}.
         let mut grad = vec![0.0; d + 1];
         let mut g_s2 = 0.0;
+        let kinv = kinv.as_standard_layout();
+        let (kinv, alpha) = (kinv.as_slice()?, alpha.as_slice()?);
         for a in 0..n {
             for b in 0..n {
-                let w = alpha[a] * alpha[b] - kinv[[a, b]];
-                g_s2 += w * r_mat[[a, b]];
-                let wd = w * dfac[[a, b]];
-                for (kk, g) in grad.iter_mut().enumerate().take(d) {
-                    *g += wd * self.sqdiff[kk][[a, b]];
+                let ab = a * n + b;
+                let w = alpha[a] * alpha[b] - kinv[ab];
+                g_s2 += w * r_mat[ab];
+                let wd = w * dfac[ab];
+                for (g, sq) in grad[..d].iter_mut().zip(&self.sqdiff[ab * d..ab * d + d]) {
+                    *g += wd * sq;
                 }
             }
         }
