@@ -262,7 +262,7 @@ fn policy_decision(c: &mut Criterion) {
 }
 
 /// The whole 18-h Demeter experiment (`scenarios/ysb_failures.toml`, seed 42) in the twin:
-/// workload, forecaster pre-training, ~60 profiling runs as child simulations, every
+/// workload, forecaster pre-training, ~100 profiling runs as child simulations, every
 /// decision (issue 4 target: <= 2 s).
 fn demeter_18h(c: &mut Criterion) {
     use demeter_sim::simulate::{execute, prepare, Overrides};
