@@ -184,13 +184,21 @@ fn live_flink_conformance_load_steps_a_killed_task_manager_and_a_jobmanager_rest
     let mut b = backend(&cluster, &job, 60, true);
     b.advance_until(SimTime::from_secs(3)).unwrap();
     cluster.tm("kill");
-    // Until 31 s after the backend saw the loss (detection takes 1-4 s; the REST metrics may
-    // stand still up to web.timeout, 10 s, after it), at most 60 s.
+    // Until 15 throughput samples from 15 s after the backend saw the loss (detection takes
+    // 1-4 s; the REST metrics may stand still up to web.timeout, 10 s, after it), at most 60 s.
     loop {
         let now = b.now();
         let rec = b.recording();
-        let seen = rec.run.failures.first().map(|&f| f - rec.run.start_epoch);
-        if seen.is_some_and(|f| now.as_secs() as i64 >= f + 31) || now >= SimTime::from_secs(59) {
+        let enough = rec.run.failures.first().is_some_and(|&lost| {
+            rec.run
+                .throughput_rps
+                .points
+                .iter()
+                .filter(|&&(t, _)| t > lost + 15)
+                .count()
+                >= 15
+        });
+        if enough || now >= SimTime::from_secs(59) {
             break;
         }
         b.advance_until(now + SimDuration::from_secs(1)).unwrap();
