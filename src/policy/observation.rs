@@ -60,7 +60,10 @@ pub struct Observation {
     pub task_managers: u32,
     pub task_slots_total: u32,
     pub task_slots_available: u32,
-    /// Sum of the source's `pendingRecords` (records waiting in Kafka).
+    /// Sum of the source's `pendingRecords` (records waiting in Kafka). The live backend adds
+    /// the records in flight in the network buffers between a source and its only consumer
+    /// (and leaves them out of the source's records read/out): a back-pressured source writes
+    /// into the buffers in bursts (`backend::live::sample::fold_in_flight`).
     pub pending_records: f64,
     /// Partitions of the source topic (from the Kafka source's partition metrics).
     pub source_partitions: u32,

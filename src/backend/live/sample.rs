@@ -55,6 +55,53 @@ impl VertexCounters {
     }
 }
 
+/// Counts the records a source emitted that its consumer has not taken in yet (they sit in
+/// the network buffers between the two) as the source's backlog instead of as read: the
+/// source's records out become its consumer's records in, its records read shrink by the
+/// same records (in read units, by the source chain's selectivity so far) and its
+/// `pendingRecords` grows by them. Read + backlog (the arrivals) is unchanged.
+///
+/// Why (issue 6, measured on the live cluster with a TaskManager-side metric reporter beside
+/// the REST polls; README "Live"): a back-pressured source writes into the network buffers in
+/// bursts. Right after a rescale of RateJob's `work` to 3, 24,000 of its 8-byte records were in
+/// flight (32-KB buffers until buffer debloating shrank them to ~2 KB over ~10 s), and for 7 s
+/// the source emitted 2,000 records while `work` took in 18,600; in steady state ~1,500 are in
+/// flight. The REST counters showed the same (1-2 s late), so the source's 1-s and 5-s rates
+/// swung between ~0 and ~3,500 rec/s while the job processed 2,600 rec/s, which misled a
+/// policy's selectivity (consumer in / source in) and throughput. Applied only where that
+/// consumer is the source's only consumer and has no other input, so its records in all come
+/// from the source; other graphs keep Flink's counters as they are.
+pub fn fold_in_flight(job: &JobDetails, counters: &[VertexCounters]) -> Vec<VertexCounters> {
+    let mut folded = counters.to_vec();
+    for (s, v) in job.vertices.iter().enumerate() {
+        if !v.inputs.is_empty() {
+            continue;
+        }
+        let consumers: Vec<usize> = (0..job.vertices.len())
+            .filter(|&w| job.vertices[w].inputs.iter().any(|&(u, _)| u == s))
+            .collect();
+        let [c] = consumers[..] else { continue };
+        if job.vertices[c].inputs.len() != 1 {
+            continue;
+        }
+        let (Some(src), Some(cons)) = (counters.get(s), counters.get(c)) else {
+            continue;
+        };
+        let emitted = src.records_out_sum;
+        let in_flight = (emitted - cons.records_in_sum).max(0.0);
+        if in_flight <= 0.0 || emitted <= 0.0 {
+            continue;
+        }
+        let read = src.source_records_in.unwrap_or(emitted);
+        let in_flight_read = in_flight * read / emitted;
+        let f = &mut folded[s];
+        f.records_out_sum = emitted - in_flight;
+        f.source_records_in = Some(read - in_flight_read);
+        f.pending = src.pending.map(|p| p + in_flight_read);
+    }
+    folded
+}
+
 /// Everything one poll read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
@@ -84,6 +131,8 @@ pub struct ObservationBuilder {
     /// connect or a restart can hand out values from long before (the REST metric store
     /// answers from its last fetch), so a rate needs a base that is not such a first read.
     prev_fresh: bool,
+    /// `prev`'s counters as the rates use them (in-flight records folded, `fold_in_flight`).
+    prev_counters: Vec<VertexCounters>,
     arrivals_since_observe: Vec<f64>,
     /// Source partitions if the job does not report them (`--source-partitions`).
     pub source_partitions_hint: u32,
@@ -135,7 +184,7 @@ impl ObservationBuilder {
         // under backpressure (measured: a backpressured source 708 -> 534 ms within 1 s).
         // Taking that for a restart threw away every other poll while a source was
         // backpressured (a catch-up after every restart), and no rate was ever valid (issue 6).
-        let prev = self.prev.as_ref().filter(|p| {
+        let prev_ok = self.prev.as_ref().filter(|p| {
             running
                 && p.job.all_running()
                 && p.job.id == snap.job.id
@@ -150,8 +199,17 @@ impl ObservationBuilder {
                     b.records_out_sum >= a.records_out_sum && b.records_in_sum >= a.records_in_sum
                 })
         });
-        let moved = prev.is_some_and(|p| p.counters != snap.counters);
-        let prev = prev.filter(|_| moved);
+        // Fold the network buffers' records into the backlog only when this poll's counters
+        // are of one job attempt (a poll right after a restart can mix the old attempt's
+        // counters of one vertex with the new attempt's of another).
+        let counters = if prev_ok.is_some() {
+            fold_in_flight(&snap.job, &snap.counters)
+        } else {
+            snap.counters.clone()
+        };
+        let moved = prev_ok.is_some_and(|p| p.counters != snap.counters);
+        let prev = prev_ok.filter(|_| moved);
+        let prev_counters = &self.prev_counters;
         let dt = prev.map_or(0.0, |p| snap.at.since(p.at).as_secs_f64());
         let rate = |now: f64, before: f64| {
             if dt > 0.0 {
@@ -166,8 +224,8 @@ impl ObservationBuilder {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let c = snap.counters.get(i).cloned().unwrap_or_default();
-                let p = prev.and_then(|p| p.counters.get(i)).cloned();
+                let c = counters.get(i).cloned().unwrap_or_default();
+                let p = prev.and_then(|_| prev_counters.get(i)).cloned();
                 let is_source = v.inputs.is_empty();
                 let src_in = |c: &VertexCounters| c.source_records_in.unwrap_or(c.records_out_sum);
                 let records_in_total = if is_source {
@@ -214,7 +272,7 @@ impl ObservationBuilder {
         let sources = || {
             vertices
                 .iter()
-                .zip(&snap.counters)
+                .zip(&counters)
                 .filter(|(v, _)| v.is_source)
                 .map(|(_, c)| c)
         };
@@ -300,6 +358,7 @@ impl ObservationBuilder {
         if !keep_old {
             self.prev_fresh = moved;
             self.prev = Some(snap);
+            self.prev_counters = counters;
         }
         Built {
             observation,
