@@ -976,21 +976,7 @@ mod tests {
     /// the 128 key groups (the map is behind a keyBy here).
     #[test]
     fn worked_example_scales_the_map_to_eight() {
-        let mut a = FlinkAutoscaler::new("flink-autoscaler", defaults_now());
-        let mut obs = observation(
-            0,
-            0,
-            vec![
-                vertex("source", 4, true, &[]),
-                vertex("map", 4, false, &[(0, true)]),
-            ],
-        );
-        obs.pending_records = 1_800.0;
-        let rates = [
-            (10_000.0, 10_000.0, 0.4, 0.0),
-            (10_000.0, 10_000.0, 1.0, 0.0),
-        ];
-        start(&mut a, &mut obs, &rates);
+        let (mut a, mut obs, rates) = saturated_keyed_map();
         let acts = drive(&mut a, &mut obs, 1, &rates, 2_000.0);
         let e = &a.last_evaluation()[1];
         assert!((e.target_data_rate_rps - 12_000.0).abs() < 1e-6);
@@ -1006,11 +992,12 @@ mod tests {
         assert_eq!(new_parallelism(&acts)[0], 4);
     }
 
-    /// A refused rescale (live bounds left the parallelism as it was) leaves no restart to
-    /// wait for: the next period decides again (it waited 600 s for a restart that never came,
-    /// and the live flink-autoscaler step then missed its scale-down).
-    #[test]
-    fn a_refused_rescale_is_decided_again_next_period() {
+    /// Per vertex (records in/s, records out/s, busy, back-pressured) of a source and a map.
+    type TwoRates = [(f64, f64, f64, f64); 2];
+
+    /// §2.9's saturated keyed map (busy 1.0 at 10 000 rec/s, lag 1 800 growing 2 000 rec/s),
+    /// one window in: the autoscaler and its observation just before the first decision.
+    fn saturated_keyed_map() -> (FlinkAutoscaler, Observation, TwoRates) {
         let mut a = FlinkAutoscaler::new("flink-autoscaler", defaults_now());
         let mut obs = observation(
             0,
@@ -1026,21 +1013,21 @@ mod tests {
             (10_000.0, 10_000.0, 1.0, 0.0),
         ];
         start(&mut a, &mut obs, &rates);
+        (a, obs, rates)
+    }
+
+    /// A refused rescale (live bounds left the parallelism as it was) leaves no restart to
+    /// wait for: the next period decides again (it waited 600 s for a restart that never came,
+    /// and the live flink-autoscaler step then missed its scale-down).
+    #[test]
+    fn a_refused_rescale_is_decided_again_next_period() {
+        // Applied (no restart seen yet): the next period waits.
+        let (mut a, mut obs, rates) = saturated_keyed_map();
         let acts = drive(&mut a, &mut obs, 1, &rates, 2_000.0);
         assert_eq!(new_parallelism(&acts)[1], 8);
-        // Applied (no restart seen yet): the next period waits.
         assert!(drive(&mut a, &mut obs, 1, &rates, 2_000.0).is_empty());
-        let mut b = FlinkAutoscaler::new("flink-autoscaler", defaults_now());
-        let mut obs = observation(
-            0,
-            0,
-            vec![
-                vertex("source", 4, true, &[]),
-                vertex("map", 4, false, &[(0, true)]),
-            ],
-        );
-        obs.pending_records = 1_800.0;
-        start(&mut b, &mut obs, &rates);
+        // Refused: decided again one period later.
+        let (mut b, mut obs, rates) = saturated_keyed_map();
         let acts = drive(&mut b, &mut obs, 1, &rates, 2_000.0);
         b.refused(&acts[0], "parallelism is the current one (after bounds)");
         let again = drive(&mut b, &mut obs, 1, &rates, 2_000.0);
