@@ -76,6 +76,25 @@ pub struct ConfigRow {
     pub checkpoint_interval_ms: u64,
 }
 
+impl ConfigRow {
+    /// A row from the knobs a log line carries: (scale-out, task slots, CPU, memory MB,
+    /// checkpoint interval ms).
+    fn new(timestamp: i64, (scale_out, task_slots, cpu, memory_mb, chk): Knobs) -> ConfigRow {
+        ConfigRow {
+            timestamp,
+            scale_out,
+            task_slots,
+            cpu,
+            memory_mb,
+            checkpoint_interval_ms: chk,
+        }
+    }
+}
+
+/// A Demeter configuration as a log line gives it: (scale-out, task slots, CPU, memory MB,
+/// checkpoint interval ms).
+type Knobs = (u32, u32, f64, u32, u64);
+
 /// Everything a run folder says about one run, simulated or recorded.
 #[derive(Clone, Debug, Default)]
 pub struct RunData {
@@ -477,7 +496,7 @@ fn int_after(s: &str, key: &str) -> Option<i64> {
 }
 
 /// The `config={scaleOut: 24, taskSlots: 1, cpu: 1.0, memory: 4096, chkInt: 10000}` part.
-fn parse_started_config(line: &str) -> Option<(u32, u32, f64, u32, u64)> {
+fn parse_started_config(line: &str) -> Option<Knobs> {
     let body = &line[line.find("config={")? + "config={".len()..];
     let body = &body[..body.find('}')?];
     let (mut so, mut ts, mut cpu, mut mem, mut chk) = (None, None, None, None, None);
@@ -497,7 +516,7 @@ fn parse_started_config(line: &str) -> Option<(u32, u32, f64, u32, u64)> {
 }
 
 /// The `production_config.configs` object of a "Rescale has been triggered: {json}" line.
-fn parse_rescale_json(json: &str) -> Option<(u32, u32, f64, u32, u64)> {
+fn parse_rescale_json(json: &str) -> Option<Knobs> {
     let v: serde_json::Value = serde_json::from_str(json).ok()?;
     let c = v.get("production_config")?.get("configs")?;
     let int = |k: &str| c.get(k)?.as_f64().filter(|x| *x >= 0.0 && x.fract() == 0.0);
@@ -554,16 +573,7 @@ pub fn parse_app_log(path: &Path, text: &str) -> Result<AppLog, RunFolderError> 
         } else if line.contains(STARTED) && initial.is_none() {
             let ts = int_after(line, " at TS: ").or_else(|| log_line_epoch(line));
             match (ts, parse_started_config(line)) {
-                (Some(timestamp), Some((scale_out, task_slots, cpu, memory_mb, chk))) => {
-                    initial = Some(ConfigRow {
-                        timestamp,
-                        scale_out,
-                        task_slots,
-                        cpu,
-                        memory_mb,
-                        checkpoint_interval_ms: chk,
-                    })
-                }
+                (Some(timestamp), Some(knobs)) => initial = Some(ConfigRow::new(timestamp, knobs)),
                 _ => {
                     return Err(bad_line(
                         path,
@@ -576,16 +586,7 @@ pub fn parse_app_log(path: &Path, text: &str) -> Result<AppLog, RunFolderError> 
         } else if let Some(pos) = line.find(RESCALE) {
             let json = &line[pos + RESCALE.len()..];
             match (log_line_epoch(line), parse_rescale_json(json)) {
-                (Some(timestamp), Some((scale_out, task_slots, cpu, memory_mb, chk))) => {
-                    rescales.push(ConfigRow {
-                        timestamp,
-                        scale_out,
-                        task_slots,
-                        cpu,
-                        memory_mb,
-                        checkpoint_interval_ms: chk,
-                    })
-                }
+                (Some(timestamp), Some(knobs)) => rescales.push(ConfigRow::new(timestamp, knobs)),
                 _ => {
                     return Err(bad_line(
                         path,
