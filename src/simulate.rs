@@ -83,16 +83,7 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
     if policy.wants_workload_history() {
         // The dataset the generators replay, without their noise: one dataset length (18 h,
         // research/demeter.md §5.3) or the run's if the workload is shorter.
-        let mut clean = workload_spec.clone();
-        match &mut clean {
-            WorkloadSpec::Trace { noise, .. }
-            | WorkloadSpec::Model { noise, .. }
-            | WorkloadSpec::Constant { noise, .. }
-            | WorkloadSpec::Step { noise, .. }
-            | WorkloadSpec::Ramp { noise, .. }
-            | WorkloadSpec::Sine { noise, .. }
-            | WorkloadSpec::Spikes { noise, .. } => *noise = 0.0,
-        }
+        let clean = workload_spec.without_noise();
         let mut prng = rng::stream(seed, "pretrain-workload");
         let history = workload::build(&clean, &scenario.base_dir, 64_800, &mut prng)
             .or_else(|_| workload::build(&clean, &scenario.base_dir, duration_s, &mut prng))

@@ -531,14 +531,7 @@ mod tests {
             lag.push((s, if catching_up { 50_000.0 } else { 1_000.0 }));
             thr.push((s, if catching_up { 60_000.0 } else { 30_000.0 }));
         }
-        let run = RunData {
-            start_epoch: 0,
-            window_s: 1000,
-            task_managers: Series { points: tms },
-            consumer_lag: Series { points: lag },
-            throughput_rps: Series { points: thr },
-            ..RunData::default()
-        };
+        let run = recorded_1000_s(tms, lag, thr);
         let r = redeploys(&run);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].catch_up_plateau_rps, Some(60_000.0));
@@ -581,18 +574,27 @@ mod tests {
             };
             thr.push((s, rate));
         }
-        let run = RunData {
+        let run = recorded_1000_s(tms, lag, thr);
+        let r = redeploys(&run);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].at_s, r[0].stop_s), (100, 79));
+        assert_eq!(r[0].catch_up_plateau_rps, Some(60_000.0));
+    }
+
+    /// A 1 000-s recorded run with these TaskManager, lag and throughput series.
+    fn recorded_1000_s(
+        tms: Vec<(i64, f64)>,
+        lag: Vec<(i64, f64)>,
+        thr: Vec<(i64, f64)>,
+    ) -> RunData {
+        RunData {
             start_epoch: 0,
             window_s: 1000,
             task_managers: Series { points: tms },
             consumer_lag: Series { points: lag },
             throughput_rps: Series { points: thr },
             ..RunData::default()
-        };
-        let r = redeploys(&run);
-        assert_eq!(r.len(), 1);
-        assert_eq!((r[0].at_s, r[0].stop_s), (100, 79));
-        assert_eq!(r[0].catch_up_plateau_rps, Some(60_000.0));
+        }
     }
 
     fn initial_base() -> JobConfig {

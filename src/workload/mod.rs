@@ -142,6 +142,21 @@ impl WorkloadSpec {
         }
     }
 
+    /// The same workload without its per-second noise (the dataset the generators replay).
+    pub fn without_noise(&self) -> WorkloadSpec {
+        let mut clean = self.clone();
+        match &mut clean {
+            WorkloadSpec::Trace { noise, .. }
+            | WorkloadSpec::Model { noise, .. }
+            | WorkloadSpec::Constant { noise, .. }
+            | WorkloadSpec::Step { noise, .. }
+            | WorkloadSpec::Ramp { noise, .. }
+            | WorkloadSpec::Sine { noise, .. }
+            | WorkloadSpec::Spikes { noise, .. } => *noise = 0.0,
+        }
+        clean
+    }
+
     /// The per-second noise amplitude (fraction of the rate).
     pub fn noise(&self) -> f64 {
         match *self {
