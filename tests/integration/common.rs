@@ -22,3 +22,12 @@ pub fn run(args: &[&str]) -> Output {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
+
+/// A shipped scenario's text with its `../models/` paths made absolute, to be edited and
+/// written anywhere (e.g. a temporary directory).
+pub fn scenario_text(name: &str) -> String {
+    let root = root();
+    std::fs::read_to_string(root.join("scenarios").join(name))
+        .unwrap()
+        .replace("../models/", &format!("{}/models/", root.display()))
+}

@@ -153,14 +153,7 @@ fn pi_energy_follows_the_linear_model() {
 #[test]
 fn a_link_outage_backpressures_and_a_long_one_restarts_the_job() {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_500mbit.toml"),
-    )
-    .unwrap()
-    .replace(
-        "../models/",
-        &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
-    );
+    let text = super::common::scenario_text("edge_filter_500mbit.toml");
     let with = |down: &str| {
         format!("{text}\n[failures]\nkind = \"link_outage\"\nlink = \"wan\"\nschedule = \"list\"\nat = [\"120s\"]\ndown_for = \"{down}\"\n")
     };
@@ -251,14 +244,7 @@ fn bad_edge_input_names_the_file_key_and_expectation() {
     ];
     for (from, to, key) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_100kbit.toml"),
-        )
-        .unwrap()
-        .replace(
-            "../models/",
-            &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
-        );
+        let text = super::common::scenario_text("edge_filter_100kbit.toml");
         assert!(text.contains(from), "{from}");
         let p = dir.path().join("bad.toml");
         std::fs::write(&p, text.replace(from, to)).unwrap();
@@ -327,14 +313,7 @@ fn a_vertex_on_pi_and_server_runs_at_parallelism_times_its_slowest_subtask() {
     assert!((c_pi / c_server - 0.3).abs() < 1e-9, "{c_pi} {c_server}");
     assert_eq!(c_split, c_pi);
     // A list that names one site for every subtask is the per-operator shorthand.
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_100kbit.toml"),
-    )
-    .unwrap()
-    .replace(
-        "../models/",
-        &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
-    );
+    let text = super::common::scenario_text("edge_filter_100kbit.toml");
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("list.toml");
     std::fs::write(
@@ -352,14 +331,7 @@ fn a_vertex_on_pi_and_server_runs_at_parallelism_times_its_slowest_subtask() {
 
 #[test]
 fn impossible_subtask_placements_name_the_operator_key() {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/edge_filter_split_100kbit.toml"),
-    )
-    .unwrap()
-    .replace(
-        "../models/",
-        &format!("{}/models/", env!("CARGO_MANIFEST_DIR")),
-    );
+    let text = super::common::scenario_text("edge_filter_split_100kbit.toml");
     let filter = "\"EventsFilter\" = [\"edge\", \"cloud\"]";
     let cases = [
         // Wrong length for parallelism 2.
@@ -575,12 +547,8 @@ fn the_placement_policy_restart_is_charged_downtime_and_replay() {
 fn the_placement_policy_leaves_the_placement_when_the_wan_is_not_the_bottleneck() {
     // The same deployment at 500 Mbit/s: nothing is back-pressured, nothing moves.
     let dir = tempfile::tempdir().unwrap();
-    let root = env!("CARGO_MANIFEST_DIR");
-    let text =
-        std::fs::read_to_string(Path::new(root).join("scenarios/edge_placement_policy.toml"))
-            .unwrap()
-            .replace("../models/", &format!("{root}/models/"))
-            .replace("bandwidth_bps = 100000.0", "bandwidth_bps = 500000000.0");
+    let text = super::common::scenario_text("edge_placement_policy.toml")
+        .replace("bandwidth_bps = 100000.0", "bandwidth_bps = 500000000.0");
     let p = dir.path().join("fast.toml");
     std::fs::write(&p, text).unwrap();
     let s = demeter_sim::scenario::load(&p).unwrap();
@@ -619,14 +587,10 @@ fn a_spread_join_gets_half_of_each_hash_input_across_the_link() {
     // q3: filters in the cloud (p = 2), join spread over edge and cloud (1 + 1 subtasks).
     // keyBy is all-to-all: half of each filter's records go to the Pi subtask; the join ->
     // sink edge is forward: the Pi subtask's half crosses back.
-    let root = env!("CARGO_MANIFEST_DIR");
-    let text = std::fs::read_to_string(Path::new(root).join("scenarios/edge_nexmark_q3.toml"))
-        .unwrap()
-        .replace("../models/", &format!("{root}/models/"))
-        .replace(
-            "[placement.operators]",
-            "[placement.operators]\n\"join\" = { spread = { edge = 1, cloud = 1 } }",
-        );
+    let text = super::common::scenario_text("edge_nexmark_q3.toml").replace(
+        "[placement.operators]",
+        "[placement.operators]\n\"join\" = { spread = { edge = 1, cloud = 1 } }",
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("spread.toml");
     std::fs::write(&p, text).unwrap();
