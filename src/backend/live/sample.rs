@@ -276,7 +276,8 @@ impl ObservationBuilder {
                 .filter(|(v, _)| v.is_source)
                 .map(|(_, c)| c)
         };
-        let pending: f64 = sources().filter_map(|c| c.pending).sum();
+        // A fold from +0: `sum` of no values is -0.0, which the decision log printed as "-0".
+        let pending: f64 = sources().filter_map(|c| c.pending).fold(0.0, |a, p| a + p);
         let splits: f64 = sources().filter_map(|c| c.splits).sum();
         let source_partitions = if splits >= 1.0 {
             splits as u32
