@@ -25,9 +25,18 @@ pub struct Share {
 /// `budget` = the cores of a slot in units of what one subtask can use (>= 1; 1 for a 1-core
 /// slot).
 pub fn shares(parallelism: &[u32], demand: &[f64], budget: f64) -> Vec<Share> {
+    let mut out = Vec::new();
+    shares_into(parallelism, demand, budget, &mut out);
+    out
+}
+
+/// [`shares`] into `out` (cleared first), without allocating once `out` has the capacity: the
+/// twin calls it every tick.
+pub fn shares_into(parallelism: &[u32], demand: &[f64], budget: f64, out: &mut Vec<Share>) {
     let budget = budget.max(1.0);
     // Slot i is shared by the vertices with parallelism > i: constant between consecutive
-    // distinct parallelisms, so each vertex sees at most n groups of slots.
+    // distinct parallelisms, so each vertex's slots fall into at most n groups, each starting
+    // at 0 or at another vertex's (smaller) parallelism.
     let share_from = |v: usize, slot: u32| {
         let (mut sharing, mut others) = (1u32, 0.0);
         for (u, &pu) in parallelism.iter().enumerate() {
@@ -38,34 +47,39 @@ pub fn shares(parallelism: &[u32], demand: &[f64], budget: f64) -> Vec<Share> {
         }
         (budget - others).max(budget / sharing as f64).min(1.0)
     };
-    (0..parallelism.len())
-        .map(|v| {
-            let p = parallelism[v].max(1);
-            // (first slot, slots) of each group of v's slots.
-            let mut bounds: Vec<u32> = parallelism
+    out.clear();
+    for v in 0..parallelism.len() {
+        let p = parallelism[v].max(1);
+        // Group starts: 0 and every distinct parallelism below p (first occurrence only).
+        let starts = std::iter::once(0).chain(
+            parallelism
+                .iter()
+                .enumerate()
+                .map(|(u, &q)| (u, q.max(1)))
+                .filter(|&(u, q)| q < p && !parallelism[..u].iter().any(|&r| r.max(1) == q))
+                .map(|(_, q)| q),
+        );
+        let group = |start: u32| {
+            let end = parallelism
                 .iter()
                 .map(|&q| q.max(1))
-                .filter(|&q| q < p)
-                .chain([0, p])
-                .collect();
-            bounds.sort_unstable();
-            bounds.dedup();
-            let groups: Vec<(f64, u32)> = bounds
-                .windows(2)
-                .map(|w| (share_from(v, w[0]), w[1] - w[0]))
-                .collect();
-            let min_share = groups.iter().map(|g| g.0).fold(1.0, f64::min);
-            let mean_busy_factor = groups
-                .iter()
-                .map(|&(share, slots)| min_share / share * slots as f64)
-                .sum::<f64>()
-                / p as f64;
-            Share {
-                capacity_factor: min_share,
-                mean_busy_factor,
-            }
-        })
-        .collect()
+                .filter(|&q| q > start && q < p)
+                .fold(p, u32::min);
+            (share_from(v, start), end - start)
+        };
+        let (mut min_share, mut weighted) = (1.0f64, 0.0);
+        for start in starts.clone() {
+            min_share = min_share.min(group(start).0);
+        }
+        for start in starts {
+            let (share, slots) = group(start);
+            weighted += min_share / share * slots as f64;
+        }
+        out.push(Share {
+            capacity_factor: min_share,
+            mean_busy_factor: weighted / p as f64,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +115,53 @@ mod tests {
         let want = (22.0 * 0.6 + 2.0) / 24.0;
         assert!((s[0].mean_busy_factor - want).abs() < 1e-12);
         assert_eq!(s[1].mean_busy_factor, 1.0);
+    }
+
+    /// Slot by slot, as the module comment defines it.
+    fn brute_force(parallelism: &[u32], demand: &[f64], budget: f64) -> Vec<Share> {
+        (0..parallelism.len())
+            .map(|v| {
+                let shares: Vec<f64> = (0..parallelism[v])
+                    .map(|slot| {
+                        let others: Vec<usize> = (0..parallelism.len())
+                            .filter(|&u| u != v && parallelism[u] > slot)
+                            .collect();
+                        let used: f64 = others.iter().map(|&u| demand[u]).sum();
+                        (budget - used)
+                            .max(budget / (others.len() + 1) as f64)
+                            .min(1.0)
+                    })
+                    .collect();
+                let min = shares.iter().copied().fold(1.0, f64::min);
+                let mean = shares.iter().map(|s| min / s).sum::<f64>() / shares.len() as f64;
+                Share {
+                    capacity_factor: min,
+                    mean_busy_factor: mean,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn slot_groups_agree_with_slot_by_slot() {
+        for (par, demand) in [
+            (vec![24, 2, 2], vec![0.9, 0.3, 0.2]),
+            (vec![3, 12, 7, 12, 1], vec![0.5, 0.2, 0.4, 0.1, 0.9]),
+            (vec![5, 5], vec![0.7, 0.6]),
+        ] {
+            let got = shares(&par, &demand, 1.0);
+            let want = brute_force(&par, &demand, 1.0);
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g.capacity_factor - w.capacity_factor).abs() < 1e-12,
+                    "{par:?}"
+                );
+                assert!(
+                    (g.mean_busy_factor - w.mean_busy_factor).abs() < 1e-12,
+                    "{par:?}"
+                );
+            }
+        }
     }
 
     #[test]

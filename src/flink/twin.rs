@@ -189,6 +189,8 @@ pub struct Twin {
     per_subtask_rps: Vec<f64>,
     slot_budget: f64,
     slot_demand: Vec<f64>,
+    /// Scratch for this tick's [`colocation::Share`]s (reused: no allocation per tick).
+    slot_shares: Vec<colocation::Share>,
     on_latency_path: Vec<bool>,
     waiting_for_slots: bool,
     resume_not_before: SimTime,
@@ -297,6 +299,7 @@ impl Twin {
             per_subtask_rps: vec![0.0; n],
             slot_budget: 1.0,
             slot_demand: vec![0.0; n],
+            slot_shares: Vec::with_capacity(n),
             on_latency_path,
             waiting_for_slots: false,
             resume_not_before: SimTime::ZERO,
@@ -732,11 +735,31 @@ impl Twin {
             let cores_per_subtask = (self.config.cpu / self.config.task_slots as f64)
                 .min(self.setup.model.spec.capacity.max_cpu_per_subtask);
             // Subtasks sharing a slot share its cores, as they used them in the last tick.
-            let shared = self.setup.model.spec.capacity.slot_sharing_cpu.then(|| {
-                colocation::shares(&self.parallelism, &self.slot_demand, self.slot_budget)
-            });
-            let share = |v: usize| shared.as_ref().map_or(1.0, |s| s[v].capacity_factor);
-            let busy_factor = |v: usize| shared.as_ref().map_or(1.0, |s| s[v].mean_busy_factor);
+            let mut slot_shares = std::mem::take(&mut self.slot_shares);
+            let shared = self.setup.model.spec.capacity.slot_sharing_cpu;
+            if shared {
+                colocation::shares_into(
+                    &self.parallelism,
+                    &self.slot_demand,
+                    self.slot_budget,
+                    &mut slot_shares,
+                );
+            }
+            let shares = &slot_shares;
+            let share = |v: usize| {
+                if shared {
+                    shares[v].capacity_factor
+                } else {
+                    1.0
+                }
+            };
+            let busy_factor = |v: usize| {
+                if shared {
+                    shares[v].mean_busy_factor
+                } else {
+                    1.0
+                }
+            };
             // Reverse pass: how much each vertex may process given downstream room.
             for v in (0..n).rev() {
                 let cap = self.base_capacity_rps[v] * share(v) * overhead * reachable * dt_s;
@@ -817,12 +840,13 @@ impl Twin {
                     acc.idle_ms += dt_ms;
                 }
             }
-            if shared.is_some() {
+            if shared {
                 for (v, &done) in processed.iter().enumerate() {
                     let full = self.parallelism[v] as f64 * self.per_subtask_rps[v] * dt_s;
                     self.slot_demand[v] = if full > 0.0 { done / full } else { 0.0 };
                 }
             }
+            self.slot_shares = slot_shares;
             let read = processed[0];
             self.rate_stat.record(self.now + dt, read);
             let partitions = self.effective_partitions() as f64;
