@@ -3,6 +3,7 @@
 
 pub mod fit;
 pub mod live;
+pub mod phases;
 pub mod replay;
 pub mod validate;
 

@@ -150,6 +150,7 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         ),
     };
     let model = crate::scenario::load_model(&model_path)?;
+    let partitions = model.spec.kafka.partitions;
     let rates = args.load.rates(
         live.as_ref(),
         args.workload.is_some(),
@@ -250,6 +251,15 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let mut text = render_report(&title, &f, &plots);
+    if live.is_none() {
+        // Where the replay misses: shortly after restarts or once settled.
+        use crate::calibrate::phases;
+        let restarts = phases::restarts(&recorded);
+        text.push_str(&phases::render(
+            &phases::phases(&recorded, &restarts, partitions),
+            &phases::phases(&simulated, &restarts, partitions),
+        ));
+    }
     if let Some(raw) = raw {
         text.push_str(&format!(
             "\nThroughput is the last vertex's records in per second (recorded: vertices.csv). \

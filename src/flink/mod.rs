@@ -1,4 +1,5 @@
 //! The Flink twin: job models, the vertex graph, the fluid/discrete-event job, Kafka metrics.
+pub mod colocation;
 pub mod config;
 pub mod edge;
 pub mod failure;

@@ -154,6 +154,13 @@ pub struct CapacitySpec {
     /// evidently did not saturate that way (CPU bursting above 1 core is one explanation).
     #[serde(default)]
     pub whole_unit_assignment: bool,
+    /// Subtasks sharing a slot share its cores (`flink::colocation`): with one slot-sharing
+    /// group slot i runs subtask i of every vertex with parallelism > i, so a vertex at low
+    /// parallelism shares the first slots' cores with the other vertices' subtasks. Default
+    /// false: the costs were fitted without it (on Static every slot runs one subtask of each
+    /// vertex, so the fit absorbed the sharing there).
+    #[serde(default)]
+    pub slot_sharing_cpu: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
+use super::colocation;
 use super::config::{JobConfig, SchedulerMode};
 use super::edge::{EdgeState, EnergyTotals};
 use super::failure::{FailureKind, FailurePlan};
@@ -101,6 +102,10 @@ pub struct VertexSecond {
     pub busy_ms: f64,
     /// The busiest subtask's (Flink's `busyTimeMsPerSecond` aggregated with `max`).
     pub busy_max_ms: f64,
+    /// Mean over subtasks of the time they ran on a core (busy time minus the time a
+    /// subtask sharing its slot's cores waited for them; equal to `busy_ms` without
+    /// `slot_sharing_cpu`): what the JVM CPU load sees.
+    pub on_cpu_ms: f64,
     pub backpressured_ms: f64,
     pub idle_ms: f64,
     pub records_in: f64,
@@ -178,6 +183,14 @@ pub struct Twin {
     base_capacity_rps: Vec<f64>,
     /// Per vertex: the hottest subtask's share of the records over the mean share (>= 1).
     load_skew: Vec<f64>,
+    /// `[capacity] slot_sharing_cpu`: one uncontended subtask's capacity per vertex (rec/s),
+    /// the slot's cores in units of what one subtask can use, and each vertex's per-subtask
+    /// demand in the last tick (share of that capacity), which sets the next tick's sharing.
+    per_subtask_rps: Vec<f64>,
+    slot_budget: f64,
+    slot_demand: Vec<f64>,
+    /// Scratch for this tick's [`colocation::Share`]s (reused: no allocation per tick).
+    slot_shares: Vec<colocation::Share>,
     on_latency_path: Vec<bool>,
     waiting_for_slots: bool,
     resume_not_before: SimTime,
@@ -283,6 +296,10 @@ impl Twin {
             buffer_capacity: vec![0.0; n],
             base_capacity_rps: vec![0.0; n],
             load_skew: vec![1.0; n],
+            per_subtask_rps: vec![0.0; n],
+            slot_budget: 1.0,
+            slot_demand: vec![0.0; n],
+            slot_shares: Vec::with_capacity(n),
             on_latency_path,
             waiting_for_slots: false,
             resume_not_before: SimTime::ZERO,
@@ -540,6 +557,8 @@ impl Twin {
         self.buffer_capacity = vec![0.0; n];
         self.base_capacity_rps = vec![0.0; n];
         self.load_skew = vec![1.0; n];
+        self.per_subtask_rps = vec![0.0; n];
+        self.slot_demand = vec![0.0; n];
         self.second_acc = vec![VertexSecond::default(); n];
         self.totals = vec![VertexSecond::default(); n];
         self.last_second = vec![VertexSecond::default(); n];
@@ -715,9 +734,35 @@ impl Twin {
             };
             let cores_per_subtask = (self.config.cpu / self.config.task_slots as f64)
                 .min(self.setup.model.spec.capacity.max_cpu_per_subtask);
+            // Subtasks sharing a slot share its cores, as they used them in the last tick.
+            let mut slot_shares = std::mem::take(&mut self.slot_shares);
+            let shared = self.setup.model.spec.capacity.slot_sharing_cpu;
+            if shared {
+                colocation::shares_into(
+                    &self.parallelism,
+                    &self.slot_demand,
+                    self.slot_budget,
+                    &mut slot_shares,
+                );
+            }
+            let shares = &slot_shares;
+            let share = |v: usize| {
+                if shared {
+                    shares[v].capacity_factor
+                } else {
+                    1.0
+                }
+            };
+            let busy_factor = |v: usize| {
+                if shared {
+                    shares[v].mean_busy_factor
+                } else {
+                    1.0
+                }
+            };
             // Reverse pass: how much each vertex may process given downstream room.
             for v in (0..n).rev() {
-                let cap = self.base_capacity_rps[v] * overhead * reachable * dt_s;
+                let cap = self.base_capacity_rps[v] * share(v) * overhead * reachable * dt_s;
                 let room = if self.edge.has_crossings() {
                     let mut room = f64::INFINITY;
                     for (k, &c) in self.graph.outputs[v].iter().enumerate() {
@@ -754,7 +799,7 @@ impl Twin {
                 }
                 processed[v] = done;
                 let out = done * self.graph.vertices[v].selectivity;
-                let cap = self.base_capacity_rps[v] * overhead * reachable * dt_s;
+                let cap = self.base_capacity_rps[v] * share(v) * overhead * reachable * dt_s;
                 if self.edge.has_crossings() {
                     let wanted = available.min(cap) * self.graph.vertices[v].selectivity;
                     for (k, &c) in self.graph.outputs[v].iter().enumerate() {
@@ -776,15 +821,18 @@ impl Twin {
                     // `cap` is what the hottest (whole-unit assignment) or slowest (edge
                     // placement) subtask allows: its busy fraction is the max reported.
                     let busy_max = (done / cap).min(1.0);
-                    // The load, spread over the subtasks' units, is `load_skew` times less.
-                    let busy = busy_max / self.load_skew[v];
+                    // The load, spread over the subtasks' units, is `load_skew` times less;
+                    // subtasks in less contended slots take less wall-clock time for it.
+                    let busy = busy_max / self.load_skew[v] * busy_factor(v);
                     self.edge.add_busy(v, busy, cores_per_subtask, dt_s);
                     let want = available.min(cap);
-                    let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy_max) / self.load_skew[v];
+                    let bp = ((want - done) / cap).clamp(0.0, 1.0 - busy_max) / self.load_skew[v]
+                        * busy_factor(v);
                     // Reported busy time is the mean over subtasks: faster subtasks on faster
                     // nodes are busy for less of the second than the slowest one.
                     let busy_mean = busy * self.edge.busy_mean[v];
                     acc.busy_ms += busy_mean * dt_ms;
+                    acc.on_cpu_ms += busy_mean / busy_factor(v) * share(v) * dt_ms;
                     acc.busy_max_ms += busy_max * dt_ms;
                     acc.backpressured_ms += bp * dt_ms;
                     acc.idle_ms += (1.0 - busy_mean - bp) * dt_ms;
@@ -792,12 +840,21 @@ impl Twin {
                     acc.idle_ms += dt_ms;
                 }
             }
+            if shared {
+                for (v, &done) in processed.iter().enumerate() {
+                    let full = self.parallelism[v] as f64 * self.per_subtask_rps[v] * dt_s;
+                    self.slot_demand[v] = if full > 0.0 { done / full } else { 0.0 };
+                }
+            }
+            self.slot_shares = slot_shares;
             let read = processed[0];
             self.rate_stat.record(self.now + dt, read);
             let partitions = self.effective_partitions() as f64;
             let per_partition_lag = self.pending_records() / partitions
                 + self.setup.model.spec.kafka.fetch_lag_s * read / dt_s / partitions;
             self.lag_stat.record(self.now + dt, per_partition_lag);
+        } else {
+            self.slot_demand.iter_mut().for_each(|d| *d = 0.0);
         }
         self.scratch = scratch;
         self.edge.end_tick(dt_s);
@@ -925,7 +982,7 @@ impl Twin {
     fn cpu_load_now(&self) -> f64 {
         let spec = &self.setup.model.spec.cpu_load;
         let busy_subtasks: f64 = (0..self.graph.len())
-            .map(|v| self.last_second[v].busy_ms / 1000.0)
+            .map(|v| self.last_second[v].on_cpu_ms / 1000.0)
             .zip(self.parallelism.iter())
             .map(|(b, &p)| b * p as f64)
             .sum();
@@ -1446,6 +1503,7 @@ impl Twin {
             ((self.config.cpu - c.tm_overhead_cores) / self.config.task_slots as f64).max(0.01);
         let cpu_factor = usable_per_slot.min(c.max_cpu_per_subtask)
             / (c.reference_cpu_per_slot - c.tm_overhead_cores);
+        self.slot_budget = usable_per_slot / usable_per_slot.min(c.max_cpu_per_subtask);
         let memory_per_slot_mb = self.config.memory_mb as f64 / self.config.task_slots as f64;
         let memory_factor = if memory_per_slot_mb >= c.memory_working_set_mb {
             1.0
@@ -1490,6 +1548,7 @@ impl Twin {
                 * self.edge.vertex_speed[v]
                 * efficiency;
             self.base_capacity_rps[v] = useful * per_subtask;
+            self.per_subtask_rps[v] = per_subtask;
             // In-flight buffers: the receiving input gates plus the senders' subpartitions.
             let channels = vx
                 .inputs

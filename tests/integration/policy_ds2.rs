@@ -12,7 +12,12 @@ use demeter_sim::simulate::{execute, prepare, Overrides};
 #[test]
 fn ds2_scales_up_in_one_decision_to_a_parallelism_that_keeps_up() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ds2_step.toml");
-    let s = demeter_sim::scenario::load(&path).unwrap();
+    let mut s = demeter_sim::scenario::load(&path).unwrap();
+    // DS2's one-step sizing assumes rates scale linearly with parallelism. With slots sharing
+    // their core (models/ysb.toml) the source subtasks beside the window's 2 are slower than
+    // the others: DS2 then takes a second step (13 -> 14) and settles at ~80 K rec/s, short of
+    // the 100 K arrival. This test checks DS2's arithmetic, so it runs without that sharing.
+    s.model.spec.capacity.slot_sharing_cpu = false;
     let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
     let after: Vec<_> = r
         .decisions

@@ -8,6 +8,14 @@ fn ysb() -> JobModel {
     load_model(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml")).unwrap()
 }
 
+/// The shipped model without `slot_sharing_cpu`, for tests that check rates against
+/// `Twin::capacity_rps` (each vertex's uncontended capacity); slot sharing has its own test.
+fn ysb_unshared() -> JobModel {
+    let mut m = ysb();
+    m.spec.capacity.slot_sharing_cpu = false;
+    m
+}
+
 fn static_config(scale_out: u32, interval_s: u64) -> JobConfig {
     JobConfig {
         scale_out,
@@ -64,7 +72,7 @@ fn pending_by_second(twin: &mut Twin, secs: u64) -> Vec<f64> {
 fn failure_replays_since_last_checkpoint_and_drains_at_capacity_minus_rate() {
     let rate = 40_000.0;
     let mut twin = Twin::new(setup(
-        ysb(),
+        ysb_unshared(),
         static_config(24, 10),
         rate,
         400,
@@ -146,7 +154,13 @@ fn longer_checkpoint_interval_lengthens_recovery() {
 
 #[test]
 fn under_provisioned_configuration_makes_lag_grow() {
-    let mut twin = Twin::new(setup(ysb(), static_config(4, 10), 40_000.0, 600, None));
+    let mut twin = Twin::new(setup(
+        ysb_unshared(),
+        static_config(4, 10),
+        40_000.0,
+        600,
+        None,
+    ));
     let capacity = twin.capacity_rps()[0];
     assert!(
         capacity < 40_000.0,
@@ -165,7 +179,7 @@ fn under_provisioned_configuration_makes_lag_grow() {
 #[test]
 fn backpressure_from_a_slow_window_caps_the_source() {
     // Make the window vertex the bottleneck by raising its per-record cost 80-fold.
-    let mut model = ysb();
+    let mut model = ysb_unshared();
     let window = model
         .spec
         .operators
@@ -653,4 +667,43 @@ fn a_task_manager_overhead_of_a_whole_slot_is_an_error_naming_the_key() {
     let e = load_model(&path).unwrap_err().to_string();
     std::fs::remove_dir_all(&dir).ok();
     assert!(e.contains("capacity.tm_overhead_cores"), "{e}");
+}
+
+#[test]
+fn slot_sharing_slows_the_sources_beside_a_busy_window_and_nothing_at_static() {
+    let model = |shared: bool| {
+        let mut m = ysb();
+        m.spec.capacity.slot_sharing_cpu = shared;
+        m
+    };
+    let config = |window: u32| JobConfig {
+        parallelism_overrides: vec![Some(24), Some(window)],
+        ..static_config(24, 10)
+    };
+    // Source 24, window 1 at 100 K rec/s: slot 0 runs a source subtask (~0.56 of a core) and
+    // the only window subtask (~0.9): the window keeps its fair half, the source subtask beside
+    // it what is left, and all 24 source subtasks go at its pace (partitions are bound).
+    let run = |shared: bool, window: u32, rate: f64| {
+        let mut twin = Twin::new(setup(model(shared), config(window), rate, 180, None));
+        let pending = pending_by_second(&mut twin, 180);
+        (pending[179], twin.last_second()[1].busy_ms)
+    };
+    let (alone, alone_busy) = run(false, 1, 100_000.0);
+    let (shared, shared_busy) = run(true, 1, 100_000.0);
+    assert!(
+        alone < 50_000.0,
+        "without sharing the job keeps up: {alone}"
+    );
+    assert!(
+        shared > 1_000_000.0,
+        "with sharing it falls behind: {shared}"
+    );
+    assert!(
+        shared_busy > alone_busy,
+        "the window's wall-clock busy time grows when it shares a core: {shared_busy} vs {alone_busy}"
+    );
+    // Every vertex at 24 at 40 K rec/s (Static): a slot's two subtasks need ~0.3 of a core.
+    let (a, _) = run(false, 24, 40_000.0);
+    let (b, _) = run(true, 24, 40_000.0);
+    assert!((a - b).abs() < 1e-6, "{a} vs {b}");
 }
