@@ -91,9 +91,12 @@ def report(run):
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        sys.exit("usage: op35_redeploys.py RUN_DIR...")
+        sys.stderr.write("usage: op35_redeploys.py RUN_DIR...\n")
+        sys.exit(2)
     for r in sys.argv[1:]:
         try:
             report(r)
         except (OSError, StopIteration, ValueError) as e:
-            sys.exit("%s: cannot read the run folder: %s" % (r, e))
+            sys.stderr.write("%s: cannot read the run folder (expected data/*-<metric>-data.csv "
+                             "with timestamp|value rows): %s\n" % (r, e))
+            sys.exit(2)
