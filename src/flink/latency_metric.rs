@@ -82,6 +82,7 @@ pub struct LatencyReservoir {
     /// The running attempt's reservoirs are empty until a window ending after this fires.
     empty_until_end_ms: Option<f64>,
     scratch: Vec<(f64, f64, f64)>,
+    points: Vec<f64>,
 }
 
 /// How far behind the head the marks are kept beyond the reservoir's range (ms).
@@ -109,6 +110,7 @@ impl LatencyReservoir {
             next,
             empty_until_end_ms: None,
             scratch: Vec::new(),
+            points: Vec::new(),
         }
     }
 
@@ -196,8 +198,10 @@ impl LatencyReservoir {
             let cum_end = self.cum_at(end);
             start = start.max(self.arrival_at_cum(cum_end - records));
         }
+        let head = (head_ms, now_ms, extra_now_ms);
         if start >= end {
-            return Some(self.delay_at(end, head_ms, now_ms, extra_now_ms));
+            let i = self.marks.partition_point(|m| m.arrival_ms <= end);
+            return Some(self.delay_at_index(i, end, head));
         }
         // Knots: the range ends and every mark inside; between knots delay and arrivals are
         // linear, so each piece is a uniform distribution of delays weighted by its records.
@@ -205,34 +209,55 @@ impl LatencyReservoir {
         pieces.clear();
         let first = self.marks.partition_point(|m| m.arrival_ms <= start);
         let mut a0 = start;
-        let mut d0 = self.delay_at(a0, head_ms, now_ms, extra_now_ms);
-        let mut c0 = self.cum_at(a0);
+        let mut d0 = self.delay_at_index(first, a0, head);
+        let mut c0 = self.cum_at_index(first, a0);
+        let (mut lo, mut hi) = (d0, d0);
         let mut i = first;
         loop {
-            let a1 = if i < self.marks.len() && self.marks[i].arrival_ms < end {
-                self.marks[i].arrival_ms
+            // A mark inside the range is its own knot (index i + 1 as `partition_point`
+            // counts it); the range's end is interpolated.
+            let (a1, d1, c1) = if i < self.marks.len() && self.marks[i].arrival_ms < end {
+                let m = self.marks[i];
+                (
+                    m.arrival_ms,
+                    self.delay_at_index(i + 1, m.arrival_ms, head),
+                    m.cum,
+                )
             } else {
-                end
+                (
+                    end,
+                    self.delay_at_index(i, end, head),
+                    self.cum_at_index(i, end),
+                )
             };
-            let d1 = self.delay_at(a1, head_ms, now_ms, extra_now_ms);
-            let c1 = self.cum_at(a1);
             if a1 > a0 {
                 pieces.push(((c1 - c0).max(0.0), d0.min(d1), d0.max(d1)));
             }
+            lo = lo.min(d1);
+            hi = hi.max(d1);
             if a1 >= end {
                 break;
             }
             (a0, d0, c0) = (a1, d1, c1);
             i += 1;
         }
-        let q = quantile_of_uniforms(&pieces, 0.95);
+        // Steady state: every record had the same delay.
+        let q = if hi - lo < 1e-9 {
+            hi
+        } else {
+            quantile_with(&pieces, 0.95, &mut self.points)
+        };
         self.scratch = pieces;
         Some(q)
     }
 
     /// Cumulative arrivals at arrival time `a` (linear between marks).
     fn cum_at(&self, a: f64) -> f64 {
-        let i = self.marks.partition_point(|m| m.arrival_ms <= a);
+        self.cum_at_index(self.marks.partition_point(|m| m.arrival_ms <= a), a)
+    }
+
+    /// `cum_at(a)` with `i` = the number of marks at or before `a`.
+    fn cum_at_index(&self, i: usize, a: f64) -> f64 {
         if i == 0 {
             return self.marks[0].cum;
         }
@@ -262,8 +287,9 @@ impl LatencyReservoir {
 
     /// Delay of the record that arrived at `a` (<= the head): linear between read marks; past
     /// the last mark read, linear up to the head, read now.
-    fn delay_at(&self, a: f64, head_ms: f64, now_ms: f64, extra_now_ms: f64) -> f64 {
-        let i = self.marks.partition_point(|m| m.arrival_ms <= a);
+    /// `i` = the number of marks at or before `a`; `head` = (head arrival, now, queueing now).
+    fn delay_at_index(&self, i: usize, a: f64, head: (f64, f64, f64)) -> f64 {
+        let (head_ms, now_ms, extra_now_ms) = head;
         let head_delay = now_ms - head_ms + extra_now_ms;
         if i == 0 {
             return self.marks[0].delay_ms();
@@ -289,6 +315,11 @@ impl LatencyReservoir {
 /// The `q` quantile of a mixture of uniform distributions `(weight, lo, hi)` (a point mass
 /// when lo == hi).
 pub fn quantile_of_uniforms(pieces: &[(f64, f64, f64)], q: f64) -> f64 {
+    quantile_with(pieces, q, &mut Vec::new())
+}
+
+/// [`quantile_of_uniforms`] with a reusable buffer for the breakpoints.
+fn quantile_with(pieces: &[(f64, f64, f64)], q: f64, points: &mut Vec<f64>) -> f64 {
     let total: f64 = pieces.iter().map(|p| p.0).sum();
     let lo = pieces.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let hi = pieces.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
@@ -314,7 +345,8 @@ pub fn quantile_of_uniforms(pieces: &[(f64, f64, f64)], q: f64) -> f64 {
             .sum()
     };
     // The CDF is piecewise linear between the pieces' ends: find the bracket, then solve.
-    let mut points: Vec<f64> = pieces.iter().flat_map(|p| [p.1, p.2]).collect();
+    points.clear();
+    points.extend(pieces.iter().flat_map(|p| [p.1, p.2]));
     points.sort_by(f64::total_cmp);
     points.dedup();
     let mut prev_x = points[0];
