@@ -192,22 +192,30 @@ impl LatencyReservoir {
         }
         let p = self.params;
         let end = self.params.window_end_ms(head_ms).min(head_ms);
+        // One binary search for the range's end; its start lies a few marks before.
+        let i_end = self.marks.partition_point(|m| m.arrival_ms <= end);
         let mut start = end - p.span_ms;
         if let Some(keys) = p.keys {
             let records = p.samples * keys / p.window_input_fraction.max(1e-12);
-            let cum_end = self.cum_at(end);
-            start = start.max(self.arrival_at_cum(cum_end - records));
+            let cum_start = self.cum_at_index(i_end, end) - records;
+            let mut j = i_end;
+            while j > 0 && self.marks[j - 1].cum > cum_start {
+                j -= 1;
+            }
+            start = start.max(self.arrival_at_cum_index(j, cum_start));
         }
         let head = (head_ms, now_ms, extra_now_ms);
         if start >= end {
-            let i = self.marks.partition_point(|m| m.arrival_ms <= end);
-            return Some(self.delay_at_index(i, end, head));
+            return Some(self.delay_at_index(i_end, end, head));
         }
         // Knots: the range ends and every mark inside; between knots delay and arrivals are
         // linear, so each piece is a uniform distribution of delays weighted by its records.
         let mut pieces = std::mem::take(&mut self.scratch);
         pieces.clear();
-        let first = self.marks.partition_point(|m| m.arrival_ms <= start);
+        let mut first = i_end;
+        while first > 0 && self.marks[first - 1].arrival_ms > start {
+            first -= 1;
+        }
         let mut a0 = start;
         let mut d0 = self.delay_at_index(first, a0, head);
         let mut c0 = self.cum_at_index(first, a0);
@@ -241,19 +249,15 @@ impl LatencyReservoir {
             (a0, d0, c0) = (a1, d1, c1);
             i += 1;
         }
-        // Steady state: every record had the same delay.
-        let q = if hi - lo < 1e-9 {
+        // Steady state: the records' delays differ by less than a millisecond (the metric's
+        // resolution; Dropwizard stores whole milliseconds).
+        let q = if hi - lo < 1.0 {
             hi
         } else {
             quantile_with(&pieces, 0.95, &mut self.points)
         };
         self.scratch = pieces;
         Some(q)
-    }
-
-    /// Cumulative arrivals at arrival time `a` (linear between marks).
-    fn cum_at(&self, a: f64) -> f64 {
-        self.cum_at_index(self.marks.partition_point(|m| m.arrival_ms <= a), a)
     }
 
     /// `cum_at(a)` with `i` = the number of marks at or before `a`.
@@ -270,9 +274,9 @@ impl LatencyReservoir {
         }
     }
 
-    /// Arrival time at which the cumulative arrivals were `cum` (the oldest mark if before).
-    fn arrival_at_cum(&self, cum: f64) -> f64 {
-        let i = self.marks.partition_point(|m| m.cum <= cum);
+    /// Arrival time at which the cumulative arrivals were `cum` (the oldest mark if before);
+    /// `i` = the number of marks with cumulative arrivals <= `cum`.
+    fn arrival_at_cum_index(&self, i: usize, cum: f64) -> f64 {
         if i == 0 {
             return self.marks[0].arrival_ms;
         }
