@@ -82,7 +82,7 @@ pub struct LatencyReservoir {
     /// The running attempt's reservoirs are empty until a window ending after this fires.
     empty_until_end_ms: Option<f64>,
     scratch: Vec<(f64, f64, f64)>,
-    points: Vec<f64>,
+    points: Vec<(f64, f64, f64)>,
 }
 
 /// How far behind the head the marks are kept beyond the reservoir's range (ms).
@@ -226,11 +226,12 @@ impl LatencyReservoir {
             // counts it); the range's end is interpolated.
             let (a1, d1, c1) = if i < self.marks.len() && self.marks[i].arrival_ms < end {
                 let m = self.marks[i];
-                (
-                    m.arrival_ms,
-                    self.delay_at_index(i + 1, m.arrival_ms, head),
-                    m.cum,
-                )
+                let d = if i < self.next {
+                    m.delay_ms()
+                } else {
+                    self.delay_at_index(i + 1, m.arrival_ms, head)
+                };
+                (m.arrival_ms, d, m.cum)
             } else {
                 (
                     end,
@@ -323,7 +324,7 @@ pub fn quantile_of_uniforms(pieces: &[(f64, f64, f64)], q: f64) -> f64 {
 }
 
 /// [`quantile_of_uniforms`] with a reusable buffer for the breakpoints.
-fn quantile_with(pieces: &[(f64, f64, f64)], q: f64, points: &mut Vec<f64>) -> f64 {
+fn quantile_with(pieces: &[(f64, f64, f64)], q: f64, events: &mut Vec<(f64, f64, f64)>) -> f64 {
     let total: f64 = pieces.iter().map(|p| p.0).sum();
     let lo = pieces.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let hi = pieces.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
@@ -334,47 +335,35 @@ fn quantile_with(pieces: &[(f64, f64, f64)], q: f64, points: &mut Vec<f64>) -> f
         return hi;
     }
     let target = q * total;
-    let cdf = |x: f64| -> f64 {
-        pieces
-            .iter()
-            .map(|&(w, l, h)| {
-                if x >= h {
-                    w
-                } else if x < l {
-                    0.0
-                } else {
-                    w * (x - l) / (h - l)
-                }
-            })
-            .sum()
-    };
-    // The CDF is piecewise linear between the pieces' ends: find the bracket, then solve.
-    points.clear();
-    points.extend(pieces.iter().flat_map(|p| [p.1, p.2]));
-    points.sort_by(f64::total_cmp);
-    points.dedup();
-    let mut prev_x = points[0];
-    let mut prev_f = cdf(prev_x);
-    if prev_f >= target {
-        return prev_x;
+    // Sweep the sorted ends: (x, change of density, point mass). Between events the CDF grows
+    // linearly with the density of the pieces open there; a point mass jumps at its x.
+    events.clear();
+    for &(w, l, h) in pieces {
+        if w <= 0.0 {
+            continue;
+        }
+        if h - l < 1e-12 {
+            events.push((l, 0.0, w));
+        } else {
+            let density = w / (h - l);
+            events.push((l, density, 0.0));
+            events.push((h, -density, 0.0));
+        }
     }
-    for &x in &points[1..] {
-        let f = cdf(x);
-        if f >= target {
-            // Left of x the CDF is linear from prev_x; a point mass at x jumps at x.
-            let left = prev_f
-                + pieces
-                    .iter()
-                    .filter(|p| p.2 > p.1 && p.1 < x && p.2 >= x)
-                    .map(|&(w, l, h)| w * (x - prev_x.max(l)) / (h - l))
-                    .sum::<f64>();
-            if left >= target {
-                return prev_x + (x - prev_x) * (target - prev_f) / (left - prev_f).max(1e-300);
-            }
+    events.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mut f, mut density, mut x_prev) = (0.0, 0.0, events[0].0);
+    for &(x, d_density, mass) in events.iter() {
+        let rise = density * (x - x_prev);
+        if density > 0.0 && f + rise >= target {
+            return x_prev + (target - f) / density;
+        }
+        f += rise;
+        x_prev = x;
+        density += d_density;
+        f += mass;
+        if mass > 0.0 && f >= target {
             return x;
         }
-        prev_x = x;
-        prev_f = f;
     }
     hi
 }
@@ -428,6 +417,47 @@ mod tests {
         let mixed = [(1.0, 0.0, 10.0), (1.0, 20.0, 20.0)];
         assert_eq!(quantile_of_uniforms(&mixed, 0.95), 20.0);
         assert_eq!(quantile_of_uniforms(&[(2.0, 7.0, 7.0)], 0.95), 7.0);
+    }
+
+    /// The sweep agrees with bisection of the mixture's CDF on overlapping pieces.
+    #[test]
+    fn quantile_sweep_agrees_with_bisection() {
+        let pieces = [
+            (3.0, 0.0, 10.0),
+            (1.0, 5.0, 30.0),
+            (2.0, 8.0, 8.0),
+            (0.5, 25.0, 40.0),
+            (1.5, 12.0, 14.0),
+        ];
+        let total: f64 = pieces.iter().map(|p| p.0).sum();
+        let cdf = |x: f64| -> f64 {
+            pieces
+                .iter()
+                .map(|&(w, l, h)| {
+                    if x >= h {
+                        w
+                    } else if x < l {
+                        0.0
+                    } else {
+                        w * (x - l) / (h - l)
+                    }
+                })
+                .sum::<f64>()
+                / total
+        };
+        for q in [0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99] {
+            let (mut a, mut b) = (0.0, 40.0);
+            for _ in 0..200 {
+                let m = 0.5 * (a + b);
+                if cdf(m) >= q {
+                    b = m
+                } else {
+                    a = m
+                }
+            }
+            let got = quantile_of_uniforms(&pieces, q);
+            assert!((got - b).abs() < 1e-9, "q {q}: sweep {got}, bisection {b}");
+        }
     }
 
     /// Arrivals before 20 s waited 30 s, later ones none; the delay falls from 30 s to 0 over
