@@ -138,6 +138,10 @@ pub struct ReservoirSpec {
     /// key's records. Absent: the reservoir spans `span_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<f64>,
+    /// Seconds before processing resumes after a restart during which the operators are open
+    /// and their empty reservoirs read 0 (absent: the whole deployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -373,6 +377,9 @@ impl JobModel {
             positive("latency.reservoir.span_s", r.span_s, 3600.0, file)?;
             if let Some(k) = r.keys {
                 positive("latency.reservoir.keys", k, 1e9, file)?;
+            }
+            if let Some(e) = r.empty_s {
+                non_negative("latency.reservoir.empty_s", e, 3600.0, file)?;
             }
         }
         if spec.kafka.partitions == 0 || spec.kafka.partitions > 100_000 {

@@ -1388,9 +1388,26 @@ impl Twin {
             r.deploy_min_s + self.rng_restart.random::<f64>() * (r.deploy_max_s - r.deploy_min_s);
         let restore = self.state_mb_per_subtask() / r.restore_mb_per_s;
         let start = self.now.max(self.resume_not_before).max(self.hold_until);
-        self.deploying_since = Some(start);
+        let resume_at = start + SimDuration::from_secs_f64(deploy + restore);
+        // The operators open (and their histograms read 0) at most `empty_s` before
+        // processing resumes.
+        let open_for = self
+            .setup
+            .model
+            .spec
+            .latency
+            .reservoir
+            .as_ref()
+            .and_then(|r| r.empty_s)
+            .map(SimDuration::from_secs_f64);
+        self.deploying_since = Some(match open_for {
+            Some(d) => start.max(SimTime::from_ms(
+                resume_at.as_ms().saturating_sub(d.as_ms()),
+            )),
+            None => start,
+        });
         self.queue.schedule(
-            start + SimDuration::from_secs_f64(deploy + restore),
+            resume_at,
             Event::Resume {
                 attempt: self.attempt,
             },
