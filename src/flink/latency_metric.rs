@@ -210,16 +210,36 @@ impl LatencyReservoir {
         }
         // Knots: the range ends and every mark inside; between knots delay and arrivals are
         // linear, so each piece is a uniform distribution of delays weighted by its records.
-        let mut pieces = std::mem::take(&mut self.scratch);
-        pieces.clear();
         let mut first = i_end;
         while first > 0 && self.marks[first - 1].arrival_ms > start {
             first -= 1;
         }
+        // Steady state (most seconds): the knots' delays differ by less than a millisecond (the
+        // metric's resolution; Dropwizard stores whole milliseconds) — no pieces needed.
+        let d_start = self.delay_at_index(first, start, head);
+        let (mut lo, mut hi) = (d_start, d_start);
+        let mut i = first;
+        while i < self.marks.len() && self.marks[i].arrival_ms < end {
+            let d = if i < self.next {
+                self.marks[i].delay_ms()
+            } else {
+                self.delay_at_index(i + 1, self.marks[i].arrival_ms, head)
+            };
+            lo = lo.min(d);
+            hi = hi.max(d);
+            i += 1;
+        }
+        let d_end = self.delay_at_index(i, end, head);
+        lo = lo.min(d_end);
+        hi = hi.max(d_end);
+        if hi - lo < 1.0 {
+            return Some(hi);
+        }
+        let mut pieces = std::mem::take(&mut self.scratch);
+        pieces.clear();
         let mut a0 = start;
         let mut d0 = self.delay_at_index(first, a0, head);
         let mut c0 = self.cum_at_index(first, a0);
-        let (mut lo, mut hi) = (d0, d0);
         let mut i = first;
         loop {
             // A mark inside the range is its own knot (index i + 1 as `partition_point`
@@ -242,21 +262,13 @@ impl LatencyReservoir {
             if a1 > a0 {
                 pieces.push(((c1 - c0).max(0.0), d0.min(d1), d0.max(d1)));
             }
-            lo = lo.min(d1);
-            hi = hi.max(d1);
             if a1 >= end {
                 break;
             }
             (a0, d0, c0) = (a1, d1, c1);
             i += 1;
         }
-        // Steady state: the records' delays differ by less than a millisecond (the metric's
-        // resolution; Dropwizard stores whole milliseconds).
-        let q = if hi - lo < 1.0 {
-            hi
-        } else {
-            quantile_with(&pieces, 0.95, &mut self.points)
-        };
+        let q = quantile_with(&pieces, 0.95, &mut self.points);
         self.scratch = pieces;
         Some(q)
     }
