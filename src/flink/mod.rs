@@ -5,6 +5,7 @@ pub mod edge;
 pub mod failure;
 pub mod graph;
 pub mod kafka_metrics;
+pub mod latency_metric;
 pub mod model;
 pub mod twin;
 

@@ -112,6 +112,36 @@ pub struct LatencySpec {
     /// The job subtracts window residence from the measured latency (YSB does).
     #[serde(default)]
     pub excludes_window_residence: bool,
+    /// The metric is a per-subtask reservoir's p95 of samples taken behind a window
+    /// (`flink::latency_metric`); absent: the delay of the record read now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservoir: Option<ReservoirSpec>,
+}
+
+/// `[latency.reservoir]`: how the measuring operator's histogram is fed (see
+/// `flink::latency_metric`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservoirSpec {
+    /// Samples each subtask's reservoir keeps (Dropwizard `SlidingWindowReservoir(size)`).
+    pub samples: f64,
+    /// Event time between the newest record read and the newest record in a fired window
+    /// result (the watermark's bounded out-of-orderness; 0 when results fire on arrival).
+    #[serde(default)]
+    pub watermark_delay_s: f64,
+    /// Window results are emitted at multiples of this much event time (0: any time).
+    #[serde(default)]
+    pub slide_s: f64,
+    /// Event time the records of one window result span at most (window or evictor length).
+    pub span_s: f64,
+    /// Keys the window operator counts per (e.g. YSB's campaigns): one result carries one
+    /// key's records. Absent: the reservoir spans `span_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<f64>,
+    /// Seconds before processing resumes after a restart during which the operators are open
+    /// and their empty reservoirs read 0 (absent: the whole deployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -342,6 +372,23 @@ impl JobModel {
         }
         non_negative("latency.floor_ms", spec.latency.floor_ms, 1e7, file)?;
         non_negative("latency.jitter_ms", spec.latency.jitter_ms, 1e7, file)?;
+        if let Some(r) = &spec.latency.reservoir {
+            positive("latency.reservoir.samples", r.samples, 1e9, file)?;
+            non_negative(
+                "latency.reservoir.watermark_delay_s",
+                r.watermark_delay_s,
+                3600.0,
+                file,
+            )?;
+            non_negative("latency.reservoir.slide_s", r.slide_s, 3600.0, file)?;
+            positive("latency.reservoir.span_s", r.span_s, 3600.0, file)?;
+            if let Some(k) = r.keys {
+                positive("latency.reservoir.keys", k, 1e9, file)?;
+            }
+            if let Some(e) = r.empty_s {
+                non_negative("latency.reservoir.empty_s", e, 3600.0, file)?;
+            }
+        }
         if spec.kafka.partitions == 0 || spec.kafka.partitions > 100_000 {
             return Err(err(
                 "kafka.partitions",
@@ -469,6 +516,31 @@ impl JobModel {
     pub fn name(&self) -> &str {
         &self.spec.job.name
     }
+
+    /// Records reaching the first window operator per record read: the product of the
+    /// selectivities of the operators before it (1 without a window).
+    pub fn window_input_fraction(&self) -> f64 {
+        self.spec
+            .operators
+            .iter()
+            .take_while(|o| o.kind != OperatorKind::Window)
+            .map(|o| o.selectivity)
+            .product()
+    }
+
+    /// The reservoir parameters of `[latency.reservoir]` in milliseconds, if the model has them.
+    pub fn reservoir_params(&self) -> Option<crate::flink::latency_metric::ReservoirParams> {
+        self.spec.latency.reservoir.as_ref().map(|r| {
+            crate::flink::latency_metric::ReservoirParams {
+                samples: r.samples,
+                watermark_delay_ms: r.watermark_delay_s * 1000.0,
+                slide_ms: r.slide_s * 1000.0,
+                span_ms: r.span_s * 1000.0,
+                keys: r.keys,
+                window_input_fraction: self.window_input_fraction(),
+            }
+        })
+    }
 }
 
 fn check(key: &str, v: f64, ok: bool, expected: String, file: &str) -> Result<(), SpecError> {
@@ -521,6 +593,33 @@ mod tests {
     fn ysb_spec() -> JobModelSpec {
         let text = include_str!("../../models/ysb.toml");
         toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn reservoir_parameters_are_checked_and_converted() {
+        let model = JobModel::from_spec(ysb_spec(), "m.toml").unwrap();
+        let p = model
+            .reservoir_params()
+            .expect("ysb has [latency.reservoir]");
+        assert_eq!(p.samples, 500.0);
+        assert_eq!(p.watermark_delay_ms, 10_000.0);
+        // Only views reach the window: the filter keeps a third.
+        assert!((p.window_input_fraction - 0.3333).abs() < 1e-12);
+        let mut spec = ysb_spec();
+        spec.latency.reservoir.as_mut().unwrap().samples = 0.0;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("m.toml") && e.contains("latency.reservoir.samples"),
+            "{e}"
+        );
+        let mut spec = ysb_spec();
+        spec.latency.reservoir.as_mut().unwrap().keys = Some(-1.0);
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("latency.reservoir.keys"), "{e}");
+        let mut spec = ysb_spec();
+        spec.latency.reservoir = None;
+        let model = JobModel::from_spec(spec, "m.toml").unwrap();
+        assert!(model.reservoir_params().is_none());
     }
 
     #[test]

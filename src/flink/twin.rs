@@ -18,6 +18,7 @@ use super::edge::{EdgeState, EnergyTotals};
 use super::failure::{FailureKind, FailurePlan};
 use super::graph::JobGraph;
 use super::kafka_metrics::SampledStat;
+use super::latency_metric::LatencyReservoir;
 use super::model::{JobModel, ShipStrategy};
 use crate::cluster::EdgeSetup;
 use crate::engine::EventQueue;
@@ -192,7 +193,14 @@ pub struct Twin {
     /// Scratch for this tick's [`colocation::Share`]s (reused: no allocation per tick).
     slot_shares: Vec<colocation::Share>,
     on_latency_path: Vec<bool>,
+    /// The recorded latency metric's reservoirs (models with `[latency.reservoir]`).
+    reservoir: Option<LatencyReservoir>,
+    /// Queueing (ms) up to the measuring point over the last second, for the records read now.
+    extra_latency_ms: f64,
     waiting_for_slots: bool,
+    /// When the tasks being deployed got their slots (processing has not resumed yet): from
+    /// then the operators' metrics exist and an empty reservoir reads 0.
+    deploying_since: Option<SimTime>,
     resume_not_before: SimTime,
 
     // Checkpoints.
@@ -268,6 +276,10 @@ impl Twin {
         let jitter_ms = setup.model.spec.latency.jitter_ms;
         let n = graph.len();
         let on_latency_path = latency_path(&graph);
+        let reservoir = setup
+            .model
+            .reservoir_params()
+            .map(|p| LatencyReservoir::new(p, setup.workload_rps.first().copied().unwrap_or(0.0)));
         let config = setup.config.clone();
         let tm = config.task_managers();
         let mut twin = Twin {
@@ -301,7 +313,10 @@ impl Twin {
             slot_demand: vec![0.0; n],
             slot_shares: Vec::with_capacity(n),
             on_latency_path,
+            reservoir,
+            extra_latency_ms: 0.0,
             waiting_for_slots: false,
+            deploying_since: None,
             resume_not_before: SimTime::ZERO,
             next_checkpoint_id: 1,
             pending_checkpoint: None,
@@ -710,6 +725,12 @@ impl Twin {
         self.produced += arriving;
         let end_ms = self.now.as_ms() + dt.as_ms();
         self.arrivals.push_back((end_ms, self.produced));
+        if let Some(r) = self.reservoir.as_mut() {
+            if end_ms % 1000 == 0 {
+                r.arrival_boundary(end_ms as f64, self.produced);
+            }
+        }
+        let consumed_before = self.consumed;
 
         let n = self.graph.len();
         // Scratch buffers live in the twin so the hot loop does not allocate.
@@ -848,6 +869,16 @@ impl Twin {
             }
             self.slot_shares = slot_shares;
             let read = processed[0];
+            if let Some(r) = self.reservoir.as_mut() {
+                let t0 = self.now.as_ms() as f64;
+                r.read(
+                    consumed_before,
+                    self.consumed,
+                    t0,
+                    end_ms as f64,
+                    self.extra_latency_ms,
+                );
+            }
             self.rate_stat.record(self.now + dt, read);
             let partitions = self.effective_partitions() as f64;
             let per_partition_lag = self.pending_records() / partitions
@@ -881,6 +912,12 @@ impl Twin {
         }
         while self.arrivals.len() > 2 && self.arrivals[1].1 <= keep_from {
             self.arrivals.pop_front();
+        }
+        if self.reservoir.is_some() {
+            let keep_ms = self.arrival_ms(keep_from);
+            if let Some(r) = self.reservoir.as_mut() {
+                r.trim(keep_ms);
+            }
         }
     }
 
@@ -939,7 +976,14 @@ impl Twin {
                 self.series.consumer_lag.points.push((epoch, v));
             }
         } else {
-            self.last_latency_ms = None;
+            // Deployed tasks whose histograms hold no sample yet report 0 (recorded after
+            // every restart); otherwise the job has no metrics.
+            let deployed = self.deploying_since.is_some_and(|t| t < self.now);
+            let empty = (deployed && self.reservoir.is_some()).then_some(0.0);
+            self.last_latency_ms = empty;
+            if let Some(v) = empty {
+                self.series.latency_ms.points.push((epoch, v));
+            }
             self.last_throughput_rps = None;
             self.last_lag = None;
         }
@@ -956,8 +1000,25 @@ impl Twin {
     /// of Kafka waited + time in in-flight buffers up to the measuring operator (+ window
     /// residence unless the job subtracts it), with per-second jitter.
     fn latency_now(&mut self) -> f64 {
+        let head_ms = self.arrival_ms(self.consumed);
+        let head_wait_ms = (self.now.as_ms() as f64 - head_ms).max(0.0);
+        let buffer_ms = self.buffer_ms_now();
+        let floor_ms = self.setup.model.spec.latency.floor_ms;
+        let noise = self.jitter.sample(&mut self.rng_metrics);
+        let Some(r) = self.reservoir.as_mut() else {
+            return (floor_ms + head_wait_ms + buffer_ms + noise).max(0.0);
+        };
+        self.extra_latency_ms = buffer_ms;
+        match r.p95_delay_ms(head_ms, self.now.as_ms() as f64, buffer_ms) {
+            Some(delay_ms) => (floor_ms + delay_ms.max(0.0) + noise).max(0.0),
+            None => 0.0,
+        }
+    }
+
+    /// Time (ms) a record read now spends in in-flight buffers up to the measuring operator
+    /// (+ window residence unless the job subtracts it, + WAN latency).
+    fn buffer_ms_now(&self) -> f64 {
         let spec = &self.setup.model.spec.latency;
-        let head_wait_ms = (self.now.as_ms() as f64 - self.arrival_ms(self.consumed)).max(0.0);
         let mut buffer_ms = 0.0;
         for v in 0..self.graph.len() {
             if !self.on_latency_path[v] {
@@ -974,8 +1035,7 @@ impl Twin {
                 buffer_ms += self.edge.latency_into_ms(v);
             }
         }
-        let noise = self.jitter.sample(&mut self.rng_metrics);
-        (spec.floor_ms + head_wait_ms + buffer_ms + noise).max(0.0)
+        buffer_ms
     }
 
     /// Mean JVM CPU load over TaskManagers: idle load plus the busy subtasks' share of cores.
@@ -1338,6 +1398,13 @@ impl Twin {
         };
         let replay = (self.consumed - rewind_to).max(0.0);
         self.consumed = rewind_to;
+        self.deploying_since = None;
+        if self.reservoir.is_some() {
+            let rewind_ms = self.arrival_ms(rewind_to);
+            if let Some(r) = self.reservoir.as_mut() {
+                r.restart(rewind_to, rewind_ms);
+            }
+        }
         self.queued.iter_mut().for_each(|q| *q = 0.0);
         self.edge.clear_queues();
         let r = &self.setup.model.spec.restart;
@@ -1378,8 +1445,26 @@ impl Twin {
             r.deploy_min_s + self.rng_restart.random::<f64>() * (r.deploy_max_s - r.deploy_min_s);
         let restore = self.state_mb_per_subtask() / r.restore_mb_per_s;
         let start = self.now.max(self.resume_not_before).max(self.hold_until);
+        let resume_at = start + SimDuration::from_secs_f64(deploy + restore);
+        // The operators open (and their histograms read 0) at most `empty_s` before
+        // processing resumes.
+        let open_for = self
+            .setup
+            .model
+            .spec
+            .latency
+            .reservoir
+            .as_ref()
+            .and_then(|r| r.empty_s)
+            .map(SimDuration::from_secs_f64);
+        self.deploying_since = Some(match open_for {
+            Some(d) => start.max(SimTime::from_ms(
+                resume_at.as_ms().saturating_sub(d.as_ms()),
+            )),
+            None => start,
+        });
         self.queue.schedule(
-            start + SimDuration::from_secs_f64(deploy + restore),
+            resume_at,
             Event::Resume {
                 attempt: self.attempt,
             },
@@ -1388,6 +1473,7 @@ impl Twin {
 
     fn resume(&mut self) {
         self.status = JobStatus::Running;
+        self.deploying_since = None;
         self.running_since = self.now;
         // The restarted source tasks create new Kafka consumers, whose metrics start empty.
         self.rate_stat.reset();

@@ -707,3 +707,57 @@ fn slot_sharing_slows_the_sources_beside_a_busy_window_and_nothing_at_static() {
     let (b, _) = run(true, 24, 40_000.0);
     assert!((a - b).abs() < 1e-6, "{a} vs {b}");
 }
+
+/// The recorded latency metric (`[latency.reservoir]` in ysb.toml): after a failure, a new job
+/// attempt reads 0 while its tasks deploy (empty reservoirs), and the p95 stays above 1.5 s for
+/// ~10 s (watermark) + the reservoir's event-time span after the backlog is gone, because the
+/// samples are taken when the window fires. Without the reservoir the metric falls with the
+/// backlog.
+#[test]
+fn latency_reservoir_reads_zero_while_deploying_and_keeps_the_tail_after_the_backlog() {
+    let run = |model: JobModel| {
+        let mut twin = Twin::new(setup(
+            model,
+            static_config(24, 10),
+            40_000.0,
+            400,
+            Some(one_delay_at(100)),
+        ));
+        let mut by_second = vec![];
+        for s in 1..=400 {
+            twin.advance_until(SimTime::from_secs(s));
+            by_second.push((twin.latency_ms(), twin.pending_records(), twin.status()));
+        }
+        by_second
+    };
+    let with = run(ysb());
+    let mut spec = ysb().spec.clone();
+    spec.latency.reservoir = None;
+    let without = run(JobModel::from_spec(spec, "ysb.toml").unwrap());
+    // Zeros: deployed but not processing yet; the recorded runs show 5-8 per failure.
+    let zeros = with
+        .iter()
+        .filter(|(l, _, st)| *l == Some(0.0) && *st != JobStatus::Running)
+        .count();
+    assert!((3..=10).contains(&zeros), "{zeros} zero seconds");
+    assert!(without.iter().all(|(l, _, _)| *l != Some(0.0)));
+    // The backlog is gone (below one second of input) at `drained`.
+    let drained = (120..400)
+        .find(|&s| with[s].2 == JobStatus::Running && with[s].1 < 40_000.0)
+        .expect("recovered");
+    let high_after = |series: &[(Option<f64>, f64, JobStatus)]| {
+        (drained..400)
+            .take_while(|&s| series[s].0.is_some_and(|l| l > 1500.0))
+            .count()
+    };
+    let tail = high_after(&with);
+    // 10 s watermark + ~1 s slide + the newest 500 of a campaign's 10-s window (165 campaigns
+    // at 40 K x 1/3 views/s: ~6 s), less what the delay of those records already fell.
+    assert!((8..=20).contains(&tail), "tail {tail} s");
+    assert!(high_after(&without) <= 2, "{}", high_after(&without));
+    // Before the failure both read floor + jitter.
+    let mean = |series: &[(Option<f64>, f64, JobStatus)]| {
+        series[30..90].iter().map(|x| x.0.unwrap()).sum::<f64>() / 60.0
+    };
+    assert!((mean(&with) - mean(&without)).abs() < 50.0);
+}
