@@ -4,7 +4,8 @@
 //! one row per second with a sample; seconds without a sample have no row), `failures.csv` (one
 //! injection epoch second per line), `configs.csv` (`timestamp|scaleOut|taskSlots|cpu|memory|chkInt`,
 //! memory in MB, chkInt in ms as in the Demeter prototype), plus, for simulated runs,
-//! `manifest.json`, `summary.json` and `events.csv`. Recorded Demeter folders have `app.log`
+//! `manifest.json`, `summary.json`, `events.csv` and (policies that report their evaluations)
+//! `evaluations.csv`. Recorded Demeter folders have `app.log`
 //! instead of `failures.csv`/`configs.csv`; the reader falls back to it.
 //!
 //! Reading is lenient where the recorded Demeter traces need it and strict everywhere else:
