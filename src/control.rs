@@ -1,7 +1,7 @@
 //! The one control loop shared by simulated and live runs: observe, decide, apply, advance.
 
 use crate::backend::{Backend, BackendError};
-use crate::policy::{Action, Policy};
+use crate::policy::{Action, Evaluation, Policy};
 use crate::time::SimTime;
 
 /// One decision the loop applied (or tried to), for the run's log.
@@ -13,13 +13,30 @@ pub struct Decision {
     pub refused: Option<String>,
 }
 
+/// What the loop recorded: the actions, and the policy's per-vertex evaluations (if it
+/// reports them, [`Policy::take_evaluations`]), both in time order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunLog {
+    pub decisions: Vec<Decision>,
+    pub evaluations: Vec<Evaluation>,
+}
+
 /// Drives `policy` against `backend` until the backend's horizon. Observation failures skip
 /// that decision (never act on stale data); refused actions are recorded and the loop goes on.
 pub fn run(
     backend: &mut dyn Backend,
     policy: &mut dyn Policy,
-    mut on_progress: impl FnMut(SimTime, SimTime),
+    on_progress: impl FnMut(SimTime, SimTime),
 ) -> Result<Vec<Decision>, BackendError> {
+    run_logged(backend, policy, on_progress).map(|log| log.decisions)
+}
+
+/// [`run`], also collecting the policy's evaluations.
+pub fn run_logged(
+    backend: &mut dyn Backend,
+    policy: &mut dyn Policy,
+    mut on_progress: impl FnMut(SimTime, SimTime),
+) -> Result<RunLog, BackendError> {
     let horizon = backend.horizon();
     let interval = policy.interval();
     assert!(
@@ -28,12 +45,15 @@ pub fn run(
         policy.name()
     );
     let mut decisions = Vec::new();
+    let mut evaluations = Vec::new();
     let mut next = backend.now();
     while backend.now() < horizon {
         if backend.now() >= next {
             match backend.observe() {
                 Ok(obs) => {
-                    for action in policy.decide(&obs) {
+                    let actions = policy.decide(&obs);
+                    evaluations.append(&mut policy.take_evaluations());
+                    for action in actions {
                         let refused = backend.apply(&action).err().map(|e| e.to_string());
                         if let Some(why) = &refused {
                             policy.refused(&action, why);
@@ -53,5 +73,8 @@ pub fn run(
         backend.advance_until(next.min(horizon))?;
         on_progress(backend.now(), horizon);
     }
-    Ok(decisions)
+    Ok(RunLog {
+        decisions,
+        evaluations,
+    })
 }

@@ -4,7 +4,8 @@
 //! one row per second with a sample; seconds without a sample have no row), `failures.csv` (one
 //! injection epoch second per line), `configs.csv` (`timestamp|scaleOut|taskSlots|cpu|memory|chkInt`,
 //! memory in MB, chkInt in ms as in the Demeter prototype), plus, for simulated runs,
-//! `manifest.json`, `summary.json` and `events.csv`. Recorded Demeter folders have `app.log`
+//! `manifest.json`, `summary.json`, `events.csv` and (policies that report their evaluations)
+//! `evaluations.csv`. Recorded Demeter folders have `app.log`
 //! instead of `failures.csv`/`configs.csv`; the reader falls back to it.
 //!
 //! Reading is lenient where the recorded Demeter traces need it and strict everywhere else:
@@ -828,6 +829,71 @@ pub fn format_failures(failures: &[i64]) -> String {
         let _ = writeln!(out, "{t}");
     }
     out
+}
+
+/// Header of `evaluations.csv`.
+pub const EVALUATIONS_HEADER: &str = "timestamp,policy,vertex,parallelism,busy,true_processing_rate_rps,target_data_rate_rps,catch_up_rate_rps,scale_up_threshold_rps,scale_down_threshold_rps,proposed_parallelism,new_parallelism,outcome";
+
+/// The text of `evaluations.csv`: one row per vertex per policy evaluation, in time order.
+/// `timestamp` is epoch seconds (`start_epoch_ms` + the run's time, floored, as the series
+/// files); numbers have 3 decimals (busy 4), an unmeasured value (NaN) is empty, an infinite
+/// one `inf`.
+pub fn format_evaluations(
+    policy: &str,
+    start_epoch_ms: i64,
+    rows: &[crate::policy::Evaluation],
+) -> String {
+    fn num(x: f64, decimals: usize) -> String {
+        if x.is_nan() {
+            String::new()
+        } else if x.is_infinite() {
+            if x > 0.0 { "inf" } else { "-inf" }.to_string()
+        } else {
+            format!("{x:.decimals$}")
+        }
+    }
+    let mut out = String::from(EVALUATIONS_HEADER);
+    out.push('\n');
+    for r in rows {
+        let ts = (start_epoch_ms + r.time.as_ms() as i64).div_euclid(1000);
+        let _ = writeln!(
+            out,
+            "{ts},{policy},{},{},{},{},{},{},{},{},{},{},{}",
+            csv_field(&r.vertex),
+            r.parallelism,
+            num(r.busy, 4),
+            num(r.true_processing_rate_rps, 3),
+            num(r.target_data_rate_rps, 3),
+            num(r.catch_up_rate_rps, 3),
+            num(r.scale_up_threshold_rps, 3),
+            num(r.scale_down_threshold_rps, 3),
+            r.proposed_parallelism,
+            r.new_parallelism,
+            r.outcome
+        );
+    }
+    out
+}
+
+/// `s` as one CSV field: quoted (quotes doubled) if it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Writes `evaluations.csv` into `dir` ([`format_evaluations`]).
+pub fn write_evaluations(
+    dir: &Path,
+    policy: &str,
+    start_epoch_ms: i64,
+    rows: &[crate::policy::Evaluation],
+) -> std::io::Result<PathBuf> {
+    let p = dir.join("evaluations.csv");
+    fs::write(&p, format_evaluations(policy, start_epoch_ms, rows))?;
+    Ok(p)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), RunFolderError> {

@@ -45,6 +45,8 @@ pub struct RunResult {
     pub profiles: Vec<crate::policy::profile::ProfileResult>,
     pub failures_scheduled: usize,
     pub decisions: Vec<Decision>,
+    /// The policy's per-vertex evaluations (`evaluations.csv`; empty if it reports none).
+    pub evaluations: Vec<crate::policy::Evaluation>,
     pub seed: u64,
     pub policy_name: String,
 }
@@ -142,7 +144,7 @@ pub fn execute(prepared: Prepared, on_progress: impl FnMut(SimTime, SimTime)) ->
         ..
     } = prepared;
     let mut backend = SimBackend::new(Twin::with_edge(setup, edge));
-    let decisions = control::run(&mut backend, policy.as_mut(), on_progress)
+    let log = control::run_logged(&mut backend, policy.as_mut(), on_progress)
         .expect("the simulated backend never fails");
     debug_assert!(backend.now() >= backend.horizon());
     let (twin, profiles) = backend.into_parts();
@@ -150,7 +152,8 @@ pub fn execute(prepared: Prepared, on_progress: impl FnMut(SimTime, SimTime)) ->
         twin,
         profiles,
         failures_scheduled,
-        decisions,
+        decisions: log.decisions,
+        evaluations: log.evaluations,
         seed,
         policy_name,
     }
@@ -246,7 +249,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Writes `manifest.json`, `events.csv`, `decisions.csv` and `workload.csv` into `dir`
+/// Writes `manifest.json`, `events.csv`, `decisions.csv`, `evaluations.csv` (when the policy
+/// reported evaluations) and `workload.csv` into `dir`
 /// (the recorded-format files are written by `runfolder`).
 pub fn write_extras(
     dir: &Path,
@@ -282,6 +286,14 @@ pub fn write_extras(
     )?);
     written.push(write_events(dir, result)?);
     written.push(write_decisions(dir, result)?);
+    if !result.evaluations.is_empty() {
+        written.push(crate::runfolder::write_evaluations(
+            dir,
+            &result.policy_name,
+            t.start_epoch() * 1000,
+            &result.evaluations,
+        )?);
+    }
 
     let p = dir.join("workload.csv");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&p)?);

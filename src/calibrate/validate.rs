@@ -181,6 +181,7 @@ fn simulate_with_rates(setup: RecordedSetup) -> (RunResult, PerSecond, PerSecond
             profiles,
             failures_scheduled,
             decisions,
+            evaluations: Vec::new(),
             seed: setup.seed,
             policy_name: run.name.clone(),
         },

@@ -210,8 +210,9 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<()> {
             args.duration
         );
     }
-    let decisions = crate::control::run(&mut backend, policy.as_mut(), |_, _| {})
+    let log = crate::control::run_logged(&mut backend, policy.as_mut(), |_, _| {})
         .map_err(|e| anyhow::anyhow!("live run stopped: {e}"))?;
+    let decisions = log.decisions;
     if let Some(dir) = &args.record {
         let manifest = serde_json::json!({
             "tool": "demeter-sim",
@@ -224,10 +225,19 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<()> {
             "dry_run": args.dry_run,
             "duration_s": backend.horizon().as_secs(),
         });
-        let files = backend
+        let mut files = backend
             .recording()
             .write(dir, &manifest)
             .map_err(|e| anyhow::anyhow!("--record {}: {e}", dir.display()))?;
+        if !log.evaluations.is_empty() {
+            let start_ms = i64::try_from(backend.recording().start_ms()).unwrap_or(i64::MAX);
+            files.push(
+                crate::runfolder::write_evaluations(dir, policy.name(), start_ms, &log.evaluations)
+                    .map_err(|e| {
+                        anyhow::anyhow!("--record {}: evaluations.csv: {e}", dir.display())
+                    })?,
+            );
+        }
         if !args.quiet {
             println!("recorded {} files into {}", files.len(), dir.display());
         }

@@ -13,7 +13,7 @@
 //! decision is applied by stop-with-savepoint and redeploy with per-vertex parallelism.
 
 use super::params::ParamReader;
-use super::{Action, JobState, Observation, Policy, PolicyError};
+use super::{Action, Evaluation, JobState, Observation, Policy, PolicyError};
 use crate::time::{SimDuration, SimTime};
 
 // ----- parameters ------------------------------------------------------------------------
@@ -300,6 +300,8 @@ pub struct Ds2 {
     awaiting_restart: Option<(SimTime, SimTime)>,
     /// The last evaluation, for tests and logs.
     last_estimates: Vec<Ds2Estimate>,
+    /// Rows for `evaluations.csv` since the last `take_evaluations`.
+    evaluations: Vec<Evaluation>,
 }
 
 impl Ds2 {
@@ -312,6 +314,7 @@ impl Ds2 {
             decisions: Vec::new(),
             awaiting_restart: None,
             last_estimates: Vec::new(),
+            evaluations: Vec::new(),
         }
     }
 
@@ -343,10 +346,14 @@ impl Policy for Ds2 {
     fn decide(&mut self, obs: &Observation) -> Vec<Action> {
         if obs.job_state != JobState::Running {
             self.reset();
+            self.evaluations
+                .extend(Evaluation::not_evaluated(obs, "not_running"));
             return Vec::new();
         }
         if let Some((since, at)) = self.awaiting_restart {
             if obs.running_since == since && obs.time < at + REDEPLOY_WAIT {
+                self.evaluations
+                    .extend(Evaluation::not_evaluated(obs, "awaiting_restart"));
                 return Vec::new();
             }
             self.awaiting_restart = None;
@@ -358,12 +365,16 @@ impl Policy for Ds2 {
             _ => {
                 self.reset();
                 self.window_start = Some(Sample::of(obs));
+                self.evaluations
+                    .extend(Evaluation::not_evaluated(obs, "warm_up"));
                 return Vec::new();
             }
         };
         self.window_start = Some(Sample::of(obs));
         self.windows += 1;
         if self.windows <= self.params.warm_up_windows {
+            self.evaluations
+                .extend(Evaluation::not_evaluated(obs, "warm_up"));
             return Vec::new();
         }
         let window_s = obs.time.since(start.time).as_secs_f64();
@@ -406,6 +417,31 @@ impl Policy for Ds2 {
             self.params.rescale_sources,
         );
         let proposed: Vec<u32> = estimates.iter().map(|e| e.parallelism).collect();
+        // The rows for `evaluations.csv`; `new_parallelism` and `outcome` are set below.
+        let mut rows: Vec<Evaluation> = obs
+            .vertices
+            .iter()
+            .zip(&vertices)
+            .zip(&estimates)
+            .map(|((vx, dv), e)| Evaluation {
+                time: obs.time,
+                vertex: vx.name.clone(),
+                parallelism: vx.parallelism,
+                busy: if window_s > 0.0 {
+                    dv.busy_s / window_s
+                } else {
+                    f64::NAN
+                },
+                true_processing_rate_rps: dv.true_processing_rate_rps(),
+                target_data_rate_rps: e.target_input_rps,
+                catch_up_rate_rps: f64::NAN, // DS2 has no catch-up term
+                scale_up_threshold_rps: f64::NAN,
+                scale_down_threshold_rps: f64::NAN,
+                proposed_parallelism: e.parallelism,
+                new_parallelism: vx.parallelism,
+                outcome: "activating",
+            })
+            .collect();
         self.last_estimates = estimates;
         self.decisions.push(proposed);
         let keep = self.params.activation_windows as usize;
@@ -413,11 +449,26 @@ impl Policy for Ds2 {
             self.decisions.remove(0);
         }
         if self.decisions.len() < keep {
+            self.evaluations.append(&mut rows);
             return Vec::new();
         }
         let decision = aggregate(&self.decisions, self.params.aggregation);
         let current: Vec<u32> = obs.vertices.iter().map(|v| v.parallelism).collect();
-        if !ds2_should_reconfigure(&current, &decision) {
+        let act = ds2_should_reconfigure(&current, &decision);
+        for ((row, &c), &d) in rows.iter_mut().zip(&current).zip(&decision) {
+            row.outcome = match (act, d.cmp(&c)) {
+                (_, std::cmp::Ordering::Equal) => "unchanged",
+                // The whole decision differs too little from the running one (DS2's rule).
+                (false, _) => "filtered",
+                (true, std::cmp::Ordering::Greater) => "scale_up",
+                (true, std::cmp::Ordering::Less) => "scale_down",
+            };
+            if act {
+                row.new_parallelism = d;
+            }
+        }
+        self.evaluations.append(&mut rows);
+        if !act {
             return Vec::new();
         }
         let mut config = obs.config.clone();
@@ -430,6 +481,10 @@ impl Policy for Ds2 {
     /// A refused redeploy causes no restart: measure again from the next window.
     fn refused(&mut self, _action: &Action, _why: &str) {
         self.awaiting_restart = None;
+    }
+
+    fn take_evaluations(&mut self) -> Vec<Evaluation> {
+        std::mem::take(&mut self.evaluations)
     }
 }
 

@@ -21,7 +21,7 @@
 
 use super::ds2::topological_order;
 use super::params::ParamReader;
-use super::{Action, DeploymentHints, JobState, Observation, Policy, PolicyError};
+use super::{Action, DeploymentHints, Evaluation, JobState, Observation, Policy, PolicyError};
 use crate::flink::SchedulerMode;
 use crate::time::{SimDuration, SimTime};
 
@@ -357,6 +357,8 @@ struct Sample {
 #[derive(Clone, Debug, PartialEq)]
 pub struct VertexEvaluation {
     pub parallelism: u32,
+    /// The window's mean LOAD (busy fraction); NaN if unmeasured.
+    pub busy: f64,
     pub target_data_rate_rps: f64,
     pub catch_up_rate_rps: f64,
     pub true_processing_rate_rps: f64,
@@ -541,6 +543,7 @@ fn evaluate(
             let down = capacity(p, tdr[v], cur[v], u_low, true);
             VertexEvaluation {
                 parallelism: topo.parallelism[v],
+                busy,
                 target_data_rate_rps: tdr[v],
                 catch_up_rate_rps: cur[v],
                 true_processing_rate_rps: tpr,
@@ -625,6 +628,8 @@ pub struct FlinkAutoscaler {
     /// `last_scale_up` before the last requested rescale, restored if it is refused.
     scale_up_before_request: Vec<Option<SimTime>>,
     last_evaluation: Vec<VertexEvaluation>,
+    /// Rows for `evaluations.csv` since the last `take_evaluations`.
+    evaluations: Vec<Evaluation>,
 }
 
 /// How long to wait for a requested restart before measuring again (a refused request).
@@ -641,6 +646,7 @@ impl FlinkAutoscaler {
             awaiting_restart: None,
             scale_up_before_request: Vec::new(),
             last_evaluation: Vec::new(),
+            evaluations: Vec::new(),
         }
     }
 
@@ -701,6 +707,61 @@ impl FlinkAutoscaler {
             time: obs.time,
             lag: obs.pending_records,
             vertices,
+        }
+    }
+
+    /// Whether the scale-up grace period blocks a scale-down of `v` at `now` (as in `gate`).
+    fn grace_blocks(&self, v: usize, now: SimTime) -> bool {
+        let grace = self.params.scale_up_grace_period;
+        !grace.is_zero() && self.last_scale_up[v].is_some_and(|t| now < t + grace)
+    }
+
+    fn log_not_evaluated(&mut self, obs: &Observation, outcome: &'static str) {
+        self.evaluations
+            .extend(Evaluation::not_evaluated(obs, outcome));
+    }
+
+    /// One row per vertex of a full evaluation: `proposals` before the gates, `held` why the
+    /// gate kept a vertex, `changes` what passed it, `rescale` whether the policy acts.
+    fn log_evaluated(
+        &mut self,
+        obs: &Observation,
+        evals: &[VertexEvaluation],
+        proposals: &[Option<(u32, bool)>],
+        held: &[&'static str],
+        changes: &[(usize, u32, bool)],
+        rescale: bool,
+    ) {
+        for (v, (e, vx)) in evals.iter().zip(&obs.vertices).enumerate() {
+            let current = vx.parallelism;
+            let change = changes.iter().find(|c| c.0 == v).map(|c| c.1);
+            let (new, outcome) = match change {
+                Some(c) if rescale => (
+                    c,
+                    if c > current {
+                        "scale_up"
+                    } else {
+                        "scale_down"
+                    },
+                ),
+                // A change within its bounds, and no vertex outside them: nothing happens.
+                Some(_) => (current, "filtered"),
+                None => (current, held[v]),
+            };
+            self.evaluations.push(Evaluation {
+                time: obs.time,
+                vertex: vx.name.clone(),
+                parallelism: current,
+                busy: e.busy,
+                true_processing_rate_rps: e.true_processing_rate_rps,
+                target_data_rate_rps: e.target_data_rate_rps,
+                catch_up_rate_rps: e.catch_up_rate_rps,
+                scale_up_threshold_rps: e.scale_up_rate_threshold_rps,
+                scale_down_threshold_rps: e.scale_down_rate_threshold_rps,
+                proposed_parallelism: proposals[v].map_or(current, |p| p.0),
+                new_parallelism: new,
+                outcome,
+            });
         }
     }
 
@@ -773,10 +834,12 @@ impl Policy for FlinkAutoscaler {
         // Gate: RUNNING, else the evaluation state is dropped (§2.1).
         if obs.job_state != JobState::Running {
             self.samples.clear();
+            self.log_not_evaluated(obs, "not_running");
             return Vec::new();
         }
         if let Some((since, at)) = self.awaiting_restart {
             if obs.running_since == since && obs.time < at + RESTART_WAIT {
+                self.log_not_evaluated(obs, "awaiting_restart");
                 return Vec::new();
             }
             self.awaiting_restart = None;
@@ -793,9 +856,11 @@ impl Policy for FlinkAutoscaler {
         self.samples.push(sample);
         let stable = obs.running_since + self.params.stabilization_interval;
         let Some(first_stable) = self.samples.iter().find(|s| s.time >= stable) else {
+            self.log_not_evaluated(obs, "stabilizing");
             return Vec::new();
         };
         if obs.time < first_stable.time + self.params.metrics_window {
+            self.log_not_evaluated(obs, "warm_up");
             return Vec::new();
         }
         let window_start_ms = obs
@@ -804,6 +869,7 @@ impl Policy for FlinkAutoscaler {
             .saturating_sub(self.params.metrics_window.as_ms());
         self.samples.retain(|s| s.time.as_ms() >= window_start_ms);
         if self.samples.len() < 2 {
+            self.log_not_evaluated(obs, "warm_up");
             return Vec::new();
         }
         let topo = Topology::of(obs);
@@ -851,18 +917,35 @@ impl Policy for FlinkAutoscaler {
             );
             proposals.push(Some((proposed, e.outside_bounds)));
         }
-        self.last_evaluation = evals;
         let mut changes = Vec::new();
-        for (v, prop) in proposals.into_iter().enumerate() {
+        // Per vertex, why the gate let nothing through (for `evaluations.csv`).
+        let mut held: Vec<&'static str> = vec!["no_metrics"; n];
+        for (v, prop) in proposals.iter().enumerate() {
             let current = obs.vertices[v].parallelism;
-            if let Some((proposed, outside)) = prop {
+            if let Some((proposed, outside)) = *prop {
+                let grace_before = self.grace_blocks(v, obs.time);
                 if let Some(c) = self.gate(v, obs.time, current, proposed, outside) {
                     changes.push((v, c.0, c.1));
+                } else {
+                    held[v] = if proposed == current {
+                        if outside {
+                            "limited" // outside its bounds, but the limits keep it as it is
+                        } else {
+                            "within_bounds"
+                        }
+                    } else if grace_before {
+                        "blocked_grace_period"
+                    } else {
+                        "delayed_scale_down"
+                    };
                 }
             }
         }
         // Rescale only if some change is outside its bounds (§2.5 step 8).
-        if !changes.iter().any(|&(_, _, outside)| outside) {
+        let rescale = changes.iter().any(|&(_, _, outside)| outside);
+        self.log_evaluated(obs, &evals, &proposals, &held, &changes, rescale);
+        self.last_evaluation = evals;
+        if !rescale {
             return Vec::new();
         }
         let mut parallelism: Vec<u32> = obs.vertices.iter().map(|v| v.parallelism).collect();
@@ -891,6 +974,10 @@ impl Policy for FlinkAutoscaler {
     fn refused(&mut self, _action: &Action, _why: &str) {
         self.awaiting_restart = None;
         self.last_scale_up = std::mem::take(&mut self.scale_up_before_request);
+    }
+
+    fn take_evaluations(&mut self) -> Vec<Evaluation> {
+        std::mem::take(&mut self.evaluations)
     }
 }
 
@@ -969,6 +1056,48 @@ mod tests {
         assert!((e.scale_up_rate_threshold_rps - 10_000.0).abs() < 1e-6);
         assert!((e.scale_down_rate_threshold_rps - 26_667.0).abs() < 1e-6);
         assert!(!e.outside_bounds);
+    }
+
+    /// operator35 (target 0.35 +- 0.15, restart 60 s, catch-up 300 s): arrival 10 000 rec/s,
+    /// no lag, both vertices busy 0.3 -> TPR 33 333 within (10 000 / 0.5 = 20 000,
+    /// 10 000 x 60 / 300 + 10 000 / 0.2 = 52 000); the rows say so, one per vertex.
+    #[test]
+    fn operator35_within_bounds_logs_the_thresholds() {
+        let p = AutoscalerParams::preset("operator35").unwrap();
+        let mut a = FlinkAutoscaler::new("operator35", p);
+        let mut obs = job(4);
+        let rates = [
+            (10_000.0, 10_000.0, 0.3, 0.0),
+            (10_000.0, 10_000.0, 0.3, 0.0),
+        ];
+        let outcomes = |a: &mut FlinkAutoscaler| -> Vec<&'static str> {
+            a.take_evaluations().iter().map(|e| e.outcome).collect()
+        };
+        // Stabilisation 2 min, then a 1-min window: samples at 0 and 60 s stabilise, 120 s
+        // warms up, 180 s evaluates.
+        start(&mut a, &mut obs, &rates);
+        assert_eq!(outcomes(&mut a), ["stabilizing"; 2]);
+        assert!(drive(&mut a, &mut obs, 1, &rates, 0.0).is_empty());
+        assert_eq!(outcomes(&mut a), ["stabilizing"; 2]);
+        assert!(drive(&mut a, &mut obs, 1, &rates, 0.0).is_empty());
+        assert_eq!(outcomes(&mut a), ["warm_up"; 2]);
+        assert!(drive(&mut a, &mut obs, 1, &rates, 0.0).is_empty());
+        let rows = a.take_evaluations();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        for (r, name) in rows.iter().zip(["source", "map"]) {
+            assert_eq!(r.vertex, name);
+            assert_eq!(r.time, SimTime::from_secs(180));
+            assert_eq!(r.outcome, "within_bounds", "{r:?}");
+            assert!((r.busy - 0.3).abs() < 1e-9, "{r:?}");
+            assert!((r.true_processing_rate_rps - 10_000.0 / 0.3).abs() < 1e-6);
+            assert!((r.target_data_rate_rps - 10_000.0).abs() < 1e-6);
+            assert_eq!(r.catch_up_rate_rps, 0.0);
+            assert_eq!(r.scale_up_threshold_rps, 20_000.0);
+            assert_eq!(r.scale_down_threshold_rps, 52_000.0);
+            assert_eq!((r.parallelism, r.proposed_parallelism), (4, 4));
+            assert_eq!(r.new_parallelism, 4);
+        }
+        assert!(a.take_evaluations().is_empty(), "handed over once");
     }
 
     /// §2.9: busy 1.0 at 10 000 rec/s in, lag growing 2 000 rec/s -> TDR 12 000 > TPR 10 000;
@@ -1182,9 +1311,22 @@ mod tests {
         obs.vertices[1].parallelism = 8;
         obs.running_since = obs.time;
         // Scaled up at 60 s: blocked through 3 600 s, allowed at 3 660 s.
+        let rows = a.take_evaluations();
+        let last: Vec<_> = rows[rows.len() - 2..].iter().map(|e| e.outcome).collect();
+        assert_eq!(last, ["within_bounds", "scale_up"]);
         for _ in 0..59 {
             assert!(drive(&mut a, &mut obs, 1, &IDLE, 0.0).is_empty());
         }
+        let rows = a.take_evaluations();
+        let map = rows.last().unwrap();
+        assert_eq!(
+            (map.vertex.as_str(), map.outcome),
+            ("map", "blocked_grace_period")
+        );
+        assert!(
+            map.proposed_parallelism < 8 && map.new_parallelism == 8,
+            "{map:?}"
+        );
         assert_eq!(obs.time, SimTime::from_secs(3600));
         assert_eq!(
             new_parallelism(&drive(&mut a, &mut obs, 1, &IDLE, 0.0)),

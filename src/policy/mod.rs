@@ -25,7 +25,7 @@ pub use static_policy::StaticPolicy;
 
 use crate::flink::JobConfig;
 use crate::scenario::PolicySpec;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 
 /// What a policy may ask the backend to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +55,55 @@ pub struct DeploymentHints {
     pub checkpoint_interval: Option<SimDuration>,
 }
 
+/// One vertex at one policy evaluation: what the policy measured and why it acted or not
+/// (`evaluations.csv`). NaN = not measured at this evaluation (e.g. still warming up).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub time: SimTime,
+    pub vertex: String,
+    pub parallelism: u32,
+    /// Busy fraction 0..1: the window's mean LOAD (flink-autoscaler) or the busy time over
+    /// the window (ds2).
+    pub busy: f64,
+    pub true_processing_rate_rps: f64,
+    /// Target (arrival) data rate, without the catch-up rate.
+    pub target_data_rate_rps: f64,
+    pub catch_up_rate_rps: f64,
+    /// The flink-autoscaler's scale-up / scale-down rate thresholds (NaN for ds2).
+    pub scale_up_threshold_rps: f64,
+    pub scale_down_threshold_rps: f64,
+    /// What this evaluation computed for the vertex, before the gates.
+    pub proposed_parallelism: u32,
+    /// The parallelism the policy asked for (= current if it did not act on this vertex).
+    pub new_parallelism: u32,
+    /// Why: e.g. within_bounds, scale_up, scale_down, blocked_grace_period, stabilizing,
+    /// warm_up, filtered (see README, "What a run prints and writes").
+    pub outcome: &'static str,
+}
+
+impl Evaluation {
+    /// Rows for an invocation that did not evaluate (no measurements): one per vertex.
+    pub fn not_evaluated(obs: &Observation, outcome: &'static str) -> Vec<Evaluation> {
+        obs.vertices
+            .iter()
+            .map(|v| Evaluation {
+                time: obs.time,
+                vertex: v.name.clone(),
+                parallelism: v.parallelism,
+                busy: f64::NAN,
+                true_processing_rate_rps: f64::NAN,
+                target_data_rate_rps: f64::NAN,
+                catch_up_rate_rps: f64::NAN,
+                scale_up_threshold_rps: f64::NAN,
+                scale_down_threshold_rps: f64::NAN,
+                proposed_parallelism: v.parallelism,
+                new_parallelism: v.parallelism,
+                outcome,
+            })
+            .collect()
+    }
+}
+
 /// A control policy. Pure: no I/O, no wall clock; randomness only from its own stream.
 pub trait Policy: Send {
     /// The name it was built under (a policy name or preset).
@@ -67,6 +116,11 @@ pub trait Policy: Send {
     /// why: nothing changed, so a policy that waits for the restart its action causes must
     /// stop waiting. Default: ignored.
     fn refused(&mut self, _action: &Action, _why: &str) {}
+    /// The per-vertex evaluations made since the last call, oldest first (the control loop
+    /// calls it after every `decide`). Default: none (the policy does not report them).
+    fn take_evaluations(&mut self) -> Vec<Evaluation> {
+        Vec::new()
+    }
     /// How the job must be deployed for this policy (default: as the scenario says).
     fn deployment(&self) -> DeploymentHints {
         DeploymentHints::default()

@@ -187,6 +187,8 @@ fn run_writes_the_recorded_format_and_refuses_to_overwrite() {
     ] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // Static reports no evaluations.
+    assert!(!out.join("evaluations.csv").exists());
     let configs = std::fs::read_to_string(out.join("configs.csv")).unwrap();
     assert!(
         configs.starts_with("timestamp|scaleOut|taskSlots|cpu|memory|chkInt\n"),
@@ -298,4 +300,73 @@ fn expectations_exit_1_when_they_fail_and_2_when_they_name_no_field() {
     );
     let o = run(&["scenarios/quick.toml", "--expect", "nonsense"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `evaluations.csv`: one row per vertex per control-loop run of operator35 / ds2, in time
+/// order, epoch timestamps, and a scaling outcome exactly where the policy acted.
+#[test]
+fn run_writes_one_evaluation_row_per_vertex_per_policy_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for policy in ["operator35", "ds2"] {
+        let out = dir.path().join(policy);
+        let o = run(&[
+            "scenarios/quick.toml",
+            "--quiet",
+            "--policy",
+            policy,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                .unwrap();
+        let start = manifest["start_epoch"].as_i64().unwrap();
+        let mut r = csv::Reader::from_path(out.join("evaluations.csv")).unwrap();
+        let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(header[..3], ["timestamp", "policy", "vertex"], "{header:?}");
+        assert_eq!(header.last().unwrap(), "outcome");
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (ts, vx, oc) = (col("timestamp"), col("vertex"), col("outcome"));
+        // (timestamp, vertices in order, acted?)
+        let mut runs: Vec<(i64, Vec<String>, bool)> = Vec::new();
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            assert_eq!(&rec[1], policy);
+            let t: i64 = rec[ts].parse().unwrap();
+            let acted = matches!(&rec[oc], "scale_up" | "scale_down");
+            match runs.last_mut() {
+                Some((lt, names, a)) if *lt == t => {
+                    names.push(rec[vx].to_string());
+                    *a |= acted;
+                }
+                last => {
+                    assert!(last.is_none_or(|l| l.0 < t), "time order at {t}");
+                    runs.push((t, vec![rec[vx].to_string()], acted));
+                }
+            }
+        }
+        // quick.toml: YSB (2 vertices), 20 min.
+        assert!(runs.len() >= 10, "{policy}: {} runs", runs.len());
+        for (t, names, _) in &runs {
+            assert!(*t >= start && *t < start + 20 * 60, "{policy}: {t}");
+            assert_eq!(names.len(), 2, "{policy} at {t}: {names:?}");
+            assert_eq!(names, &runs[0].1, "{policy} at {t}");
+        }
+        if policy == "operator35" {
+            // One sample per minute (§2.1), from 0 s to 1 140 s.
+            assert_eq!(runs.len(), 20);
+            assert!(runs.windows(2).all(|w| w[1].0 - w[0].0 == 60));
+        }
+        let decisions = csv::Reader::from_path(out.join("decisions.csv"))
+            .unwrap()
+            .records()
+            .count();
+        let acted = runs.iter().filter(|r| r.2).count();
+        assert!(acted > 0, "{policy} never acted on quick.toml");
+        assert_eq!(
+            acted, decisions,
+            "{policy}: one action per acting evaluation"
+        );
+    }
 }

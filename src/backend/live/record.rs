@@ -85,6 +85,11 @@ impl Recording {
         }
     }
 
+    /// When the run started, milliseconds since the Unix epoch.
+    pub fn start_ms(&self) -> u64 {
+        self.start_ms
+    }
+
     fn epoch(&self, t: SimTime) -> i64 {
         ((self.start_ms + t.as_ms()) / 1000) as i64
     }
