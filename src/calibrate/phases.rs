@@ -7,16 +7,14 @@
 //! "Validation and calibration"): settled at 24 TaskManagers the recorded job carries
 //! 2.0-2.4 s of per-partition arrivals as lag where the Static run carries 0.7 s.
 
+use super::replay::REDEPLOY_MIN_ZERO_S;
+use crate::report::stats::{percentile, share_at_most_pct};
 use crate::runfolder::{RunData, Series};
 
 /// How long after a restart a second counts as "after a restart": the operator35 catch-up
 /// duration (5 min, research/demeter.md §3.3), which also bounds the recorded catch-ups after
 /// the operator's redeploys (they come 215-225 s apart).
 pub const SETTLE_S: i64 = 300;
-
-/// A TaskManager count at 0 for at least this long is a savepoint redeploy (the replay's rule,
-/// `calibrate::replay`).
-pub const REDEPLOY_MIN_ZERO_S: i64 = 10;
 
 /// One phase of one run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -71,19 +69,6 @@ pub fn restarts(run: &RunData) -> Vec<i64> {
     out
 }
 
-fn median(mut xs: Vec<f64>) -> Option<f64> {
-    if xs.is_empty() {
-        return None;
-    }
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    Some(if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    })
-}
-
 /// `run`'s phases, with the restarts given (the recorded run's, for a replay and its
 /// recording alike) and `partitions` Kafka partitions of the input topic.
 pub fn phases(run: &RunData, restarts: &[i64], partitions: u32) -> Phases {
@@ -102,18 +87,17 @@ pub fn phases(run: &RunData, restarts: &[i64], partitions: u32) -> Phases {
             .filter(|&&(t, _)| in_phase(t))
             .map(|&(_, v)| v)
             .collect();
-        let share = (!lat.is_empty()).then(|| {
-            lat.iter().filter(|&&v| v <= 1500.0).count() as f64 / lat.len() as f64 * 100.0
-        });
-        let lag_s = per_partition_lag_s(&run.consumer_lag, &run.throughput_rps, partitions)
-            .into_iter()
-            .filter(|&(t, _)| t >= from && t < to && in_phase(t))
-            .map(|(_, v)| v)
-            .collect();
+        let share = share_at_most_pct(&lat, 1500.0);
+        let lag_s: Vec<f64> =
+            per_partition_lag_s(&run.consumer_lag, &run.throughput_rps, partitions)
+                .into_iter()
+                .filter(|&(t, _)| t >= from && t < to && in_phase(t))
+                .map(|(_, v)| v)
+                .collect();
         PhaseStats {
             seconds,
             latency_le_1500ms_pct: share,
-            lag_partition_s_p50: median(lag_s),
+            lag_partition_s_p50: percentile(&lag_s, 0.5),
         }
     };
     Phases {

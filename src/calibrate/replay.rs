@@ -205,7 +205,7 @@ impl ReplayPolicy {
 
 /// A redeploy takes all TaskManagers away: episodes with 0 registered TaskManagers for at
 /// least this long are redeploys (a failure loses one TaskManager, never all of them).
-const REDEPLOY_MIN_ZERO_S: i64 = 10;
+pub(crate) const REDEPLOY_MIN_ZERO_S: i64 = 10;
 
 /// Stop-with-savepoint runs this long before the TaskManagers go away (the twin's
 /// `restart.savepoint_base_s`, research/demeter.md §3.4).

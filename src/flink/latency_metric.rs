@@ -279,12 +279,9 @@ impl LatencyReservoir {
             return self.marks[0].cum;
         }
         let m0 = self.marks[i - 1];
-        match self.marks.get(i) {
-            Some(m1) if m1.arrival_ms > m0.arrival_ms => {
-                m0.cum + (m1.cum - m0.cum) * (a - m0.arrival_ms) / (m1.arrival_ms - m0.arrival_ms)
-            }
-            _ => m0.cum,
-        }
+        self.marks.get(i).map_or(m0.cum, |m1| {
+            lerp((m0.arrival_ms, m0.cum), (m1.arrival_ms, m1.cum), a)
+        })
     }
 
     /// Arrival time at which the cumulative arrivals were `cum` (the oldest mark if before);
@@ -294,12 +291,9 @@ impl LatencyReservoir {
             return self.marks[0].arrival_ms;
         }
         let m0 = self.marks[i - 1];
-        match self.marks.get(i) {
-            Some(m1) if m1.cum > m0.cum => {
-                m0.arrival_ms + (m1.arrival_ms - m0.arrival_ms) * (cum - m0.cum) / (m1.cum - m0.cum)
-            }
-            _ => m0.arrival_ms,
-        }
+        self.marks.get(i).map_or(m0.arrival_ms, |m1| {
+            lerp((m0.cum, m0.arrival_ms), (m1.cum, m1.arrival_ms), cum)
+        })
     }
 
     /// Delay of the record that arrived at `a` (<= the head): linear between read marks; past
@@ -378,6 +372,16 @@ fn quantile_with(pieces: &[(f64, f64, f64)], q: f64, events: &mut Vec<(f64, f64,
         }
     }
     hi
+}
+
+/// y at `x` on the line through `p0` and `p1` (x, y); `p0`'s y when the segment has no length
+/// along x (equal or decreasing x).
+fn lerp(p0: (f64, f64), p1: (f64, f64), x: f64) -> f64 {
+    if p1.0 > p0.0 {
+        p0.1 + (p1.1 - p0.1) * (x - p0.0) / (p1.0 - p0.0)
+    } else {
+        p0.1
+    }
 }
 
 #[cfg(test)]
