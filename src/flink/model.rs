@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::flink::config::SchedulerMode;
 use crate::scenario::SpecError;
 
 /// What an operator does; decides how it shows up in the graph and in the latency metric.
@@ -221,6 +222,12 @@ pub struct RestartSpec {
     /// drawn uniformly in [min, max] per restart.
     pub deploy_min_s: f64,
     pub deploy_max_s: f64,
+    /// From slots available to processing when every slot the new attempt takes is on a
+    /// TaskManager that ran the previous attempt and stayed reachable (a reactive or in-place
+    /// scale-down, a reactive failover onto the survivors): no JVM, class loading or connection
+    /// set-up to wait for. Unset: such restarts take the `deploy_min_s`..`deploy_max_s` window too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_warm_s: Option<f64>,
     /// State restore bandwidth per subtask.
     pub restore_mb_per_s: f64,
     /// Time for a new TaskManager pod to start and register.
@@ -238,8 +245,29 @@ pub struct RestartSpec {
     /// one (pod creation, registration, task deployment), with `redeploy_start_core_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redeploy_per_tm_s: Option<f64>,
-    /// Adaptive/reactive scheduler: wait for resources to stabilise before restarting.
-    pub resource_stabilization_s: f64,
+    /// `jobmanager.adaptive-scheduler.resource-stabilization-timeout`: how long the adaptive
+    /// scheduler waits for more resources once it has enough. Unset: Flink's default for the
+    /// scheduler mode, see [`RestartSpec::resource_stabilization_s`].
+    #[serde(
+        default,
+        rename = "resource_stabilization_s",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub resource_stabilization_override_s: Option<f64>,
+}
+
+impl RestartSpec {
+    /// The resource-stabilization timeout in effect under `scheduler`: the model's value, else
+    /// Flink's default, 0 in reactive mode (docs "Elastic Scaling", FLINK-21136: every
+    /// TaskManager that connects or leaves restarts the job at once; the recorded reactive35
+    /// YSB runs restart 0-1 s after the TaskManager count moves) and 10 s otherwise.
+    pub fn resource_stabilization_s(&self, scheduler: SchedulerMode) -> f64 {
+        self.resource_stabilization_override_s
+            .unwrap_or(match scheduler {
+                SchedulerMode::Reactive => 0.0,
+                SchedulerMode::Default | SchedulerMode::Adaptive => 10.0,
+            })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -475,6 +503,15 @@ impl JobModel {
                 r.deploy_max_s.to_string(),
             ));
         }
+        if let Some(v) = r.deploy_warm_s {
+            if !(0.0..=r.deploy_max_s).contains(&v) {
+                return Err(err(
+                    "restart.deploy_warm_s",
+                    "a number of seconds >= 0 and <= restart.deploy_max_s (a warm restart is not slower than a cold one)",
+                    v.to_string(),
+                ));
+            }
+        }
         positive("restart.restore_mb_per_s", r.restore_mb_per_s, 1e6, file)?;
         non_negative("restart.tm_start_s", r.tm_start_s, 3600.0, file)?;
         non_negative("restart.savepoint_base_s", r.savepoint_base_s, 3600.0, file)?;
@@ -492,12 +529,9 @@ impl JobModel {
                 "redeploy_start_core_s missing".to_string(),
             ));
         }
-        non_negative(
-            "restart.resource_stabilization_s",
-            r.resource_stabilization_s,
-            3600.0,
-            file,
-        )?;
+        if let Some(v) = r.resource_stabilization_override_s {
+            non_negative("restart.resource_stabilization_s", v, 3600.0, file)?;
+        }
         fraction("cpu_load.idle", spec.cpu_load.idle, file)?;
         fraction(
             "metrics.source_busy_reported_fraction",
@@ -636,5 +670,26 @@ mod tests {
         spec.restart.redeploy_start_core_s = None;
         spec.restart.redeploy_per_tm_s = None;
         assert!(JobModel::from_spec(spec, "m.toml").is_ok(), "both optional");
+    }
+
+    #[test]
+    fn warm_deploy_and_stabilisation_are_checked_and_default_per_scheduler() {
+        let mut spec = ysb_spec();
+        spec.restart.deploy_warm_s = Some(spec.restart.deploy_max_s + 1.0);
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("restart.deploy_warm_s") && e.contains("m.toml"), "{e}");
+        let mut spec = ysb_spec();
+        spec.restart.deploy_warm_s = Some(f64::NAN);
+        assert!(JobModel::from_spec(spec, "m.toml").is_err());
+        let mut spec = ysb_spec();
+        spec.restart.resource_stabilization_override_s = Some(-1.0);
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("restart.resource_stabilization_s"), "{e}");
+        let mut r = ysb_spec().restart;
+        r.resource_stabilization_override_s = None;
+        assert_eq!(r.resource_stabilization_s(SchedulerMode::Reactive), 0.0);
+        assert_eq!(r.resource_stabilization_s(SchedulerMode::Adaptive), 10.0);
+        r.resource_stabilization_override_s = Some(2.5);
+        assert_eq!(r.resource_stabilization_s(SchedulerMode::Reactive), 2.5);
     }
 }

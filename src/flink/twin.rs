@@ -173,6 +173,9 @@ pub struct Twin {
     /// TaskManagers of the previous deployment still registered while a redeploy tears it
     /// down (counted in the TaskManager series, no slots for the job).
     tm_leaving: u32,
+    /// Registered TaskManagers that were up when the job last turned RUNNING: a restart whose
+    /// slots all lie on them deploys in `deploy_warm_s` (no new JVM to start up).
+    tm_warm: u32,
     reactive_generation: u64,
 
     // Kafka and the fluid state.
@@ -300,6 +303,7 @@ impl Twin {
             tm_target: tm,
             tm_starting: 0,
             tm_leaving: 0,
+            tm_warm: tm,
             reactive_generation: 0,
             produced: 0.0,
             consumed: 0.0,
@@ -677,6 +681,7 @@ impl Twin {
             let remove = self.tm_registered - count;
             self.tm_registered -= remove;
             self.tm_unreachable = self.tm_unreachable.min(self.tm_registered);
+            self.tm_warm = self.tm_warm.min(self.tm_registered);
             self.on_task_managers_changed();
         }
         self.tm_target = count;
@@ -1083,6 +1088,8 @@ impl Twin {
                 let count = count.min(self.tm_registered);
                 self.tm_registered -= count;
                 self.tm_unreachable = self.tm_unreachable.saturating_sub(count);
+                // A lost TaskManager ran tasks (failures hit working ones).
+                self.tm_warm = self.tm_warm.saturating_sub(count).min(self.tm_registered);
                 self.log("task_manager_lost", format!("{count} lost"));
                 if fatal && self.status == JobStatus::Running {
                     self.restart(RestartCause::Failover);
@@ -1410,9 +1417,9 @@ impl Twin {
         let r = &self.setup.model.spec.restart;
         let delay = match cause {
             RestartCause::Failover | RestartCause::Placement => r.restart_delay_s,
-            RestartCause::InPlaceRescale | RestartCause::ReactiveRescale => {
-                r.resource_stabilization_s.min(r.restart_delay_s.max(0.0))
-            }
+            RestartCause::InPlaceRescale | RestartCause::ReactiveRescale => r
+                .resource_stabilization_s(self.setup.scheduler)
+                .min(r.restart_delay_s.max(0.0)),
             RestartCause::Redeploy => r.jm_start_s,
         };
         self.resume_not_before = self.now + SimDuration::from_secs_f64(delay);
@@ -1441,8 +1448,17 @@ impl Twin {
             self.apply_parallelism();
         }
         let r = &self.setup.model.spec.restart;
-        let deploy =
+        // The draw is made either way so that warm restarts do not shift later ones.
+        let cold =
             r.deploy_min_s + self.rng_restart.random::<f64>() * (r.deploy_max_s - r.deploy_min_s);
+        let tms_used = match self.setup.scheduler {
+            SchedulerMode::Reactive => self.tm_registered,
+            _ => self.config.task_managers(),
+        };
+        let deploy = match r.deploy_warm_s {
+            Some(warm_s) if tms_used <= self.tm_warm => warm_s,
+            _ => cold,
+        };
         let restore = self.state_mb_per_subtask() / r.restore_mb_per_s;
         let start = self.now.max(self.resume_not_before).max(self.hold_until);
         let resume_at = start + SimDuration::from_secs_f64(deploy + restore);
@@ -1473,6 +1489,7 @@ impl Twin {
 
     fn resume(&mut self) {
         self.status = JobStatus::Running;
+        self.tm_warm = self.tm_registered - self.tm_unreachable.min(self.tm_registered);
         self.deploying_since = None;
         self.running_since = self.now;
         // The restarted source tasks create new Kafka consumers, whose metrics start empty.
@@ -1508,7 +1525,11 @@ impl Twin {
                 if self.setup.scheduler == SchedulerMode::Reactive {
                     self.reactive_generation += 1;
                     let wait = SimDuration::from_secs_f64(
-                        self.setup.model.spec.restart.resource_stabilization_s,
+                        self.setup
+                            .model
+                            .spec
+                            .restart
+                            .resource_stabilization_s(self.setup.scheduler),
                     );
                     self.queue.schedule(
                         self.now + wait,
@@ -1531,6 +1552,7 @@ impl Twin {
         let tms_before = self.tm_registered;
         self.tm_registered = 0;
         self.tm_unreachable = 0;
+        self.tm_warm = 0;
         self.set_config(p.config);
         self.reconfigurations += 1;
         self.restart(RestartCause::Redeploy);

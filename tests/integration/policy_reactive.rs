@@ -110,7 +110,15 @@ fn both_names_build_and_params_are_checked() {
 fn task_managers_arriving_during_a_deployment_cost_a_restart() {
     let model = load_model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml")).unwrap();
     let tm_start = SimDuration::from_secs_f64(model.spec.restart.tm_start_s);
-    let stabilization = SimDuration::from_secs_f64(model.spec.restart.resource_stabilization_s);
+    let cold_deploy = SimDuration::from_secs_f64(model.spec.restart.deploy_min_s);
+    // Reactive mode restarts as soon as the TaskManagers change (stabilisation 0).
+    assert_eq!(
+        model
+            .spec
+            .restart
+            .resource_stabilization_s(SchedulerMode::Reactive),
+        0.0
+    );
     let mut twin = Twin::new(TwinSetup {
         model,
         config: JobConfig {
@@ -130,17 +138,22 @@ fn task_managers_arriving_during_a_deployment_cost_a_restart() {
         seed: 3,
         start_epoch: 0,
     });
-    // Down to 16 at t = 96: the job restarts at 96 + 10 s and deploys for 7-9 s more.
+    // Down to 16 at t = 96: a restart onto TaskManagers that ran the job (a warm deployment).
     twin.advance_until(SimTime::from_secs(96));
     let before = twin.restarts();
     twin.set_task_managers(16);
-    // Back to 20 at t = 97: the 4 pods register at 97 + 15 = 112, during that deployment.
-    twin.advance_until(SimTime::from_secs(97));
+    twin.advance_until(SimTime::from_secs(150));
+    assert_eq!(twin.restarts() - before, 1, "{:?}", twin.events());
+    assert_eq!(twin.parallelism()[0], 16);
+    // Up to 20 at 150 (the pods register at 165: a restart with new JVMs, deploying for at
+    // least `deploy_min_s`), and to 22 at 152 (registering at 167, during that deployment).
     twin.set_task_managers(20);
-    let restart_at = SimTime::from_secs(96) + stabilization;
-    let registered_at = SimTime::from_secs(97) + tm_start;
-    assert!(registered_at > restart_at && registered_at < restart_at + SimDuration::from_secs(8));
+    twin.advance_until(SimTime::from_secs(152));
+    twin.set_task_managers(22);
+    let restart_at = SimTime::from_secs(150) + tm_start;
+    let registered_at = SimTime::from_secs(152) + tm_start;
+    assert!(registered_at > restart_at && registered_at < restart_at + cold_deploy);
     twin.advance_until(SimTime::from_secs(400));
-    assert_eq!(twin.restarts() - before, 2, "{:?}", twin.events());
-    assert_eq!(twin.parallelism()[0], 20);
+    assert_eq!(twin.restarts() - before, 3, "{:?}", twin.events());
+    assert_eq!(twin.parallelism()[0], 22);
 }

@@ -512,6 +512,81 @@ fn reactive_mode_restarts_on_every_task_manager_change() {
     assert_eq!(twin.parallelism()[0], 16);
 }
 
+/// (time of a `job_restarting` event, time the job ran again) for every restart, in ms.
+fn restart_windows(twin: &Twin) -> Vec<(u64, u64)> {
+    let mut out = vec![];
+    let mut open = None;
+    for e in twin.events() {
+        match e.kind {
+            "job_restarting" => open = Some(e.time.as_ms()),
+            "job_running" => {
+                if let Some(t) = open.take() {
+                    out.push((t, e.time.as_ms()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
+    let model = ysb();
+    let r = model.spec.restart.clone();
+    let warm_ms = (r.deploy_warm_s.expect("ysb.toml sets deploy_warm_s") * 1000.0) as u64;
+    let cold_ms = (
+        (r.deploy_min_s * 1000.0) as u64,
+        (r.deploy_max_s * 1000.0) as u64,
+    );
+    let mut s = setup(
+        model,
+        static_config(24, 20),
+        30_000.0,
+        600,
+        Some(one_delay_at(300)),
+    );
+    s.scheduler = SchedulerMode::Reactive;
+    let mut twin = Twin::new(s);
+    // A scale-down at 100 restarts at once (reactive stabilisation 0) and deploys warm; the
+    // scale-up at 150 restarts when the pods register, with new JVMs: cold.
+    twin.advance_until(SimTime::from_secs(100));
+    twin.set_task_managers(16);
+    twin.advance_until(SimTime::from_secs(150));
+    twin.set_task_managers(20);
+    twin.advance_until(SimTime::from_secs(600));
+    let w = restart_windows(&twin);
+    // Scale-down, scale-up, and the failure: down onto the 19 survivors, up when it returns.
+    assert_eq!(w.len(), 4, "{w:?}");
+    // (+ the restore of YSB's small window state, well under 0.1 s)
+    let about = |d: u64, want: u64| d >= want && d < want + 100;
+    assert_eq!(w[0].0, 100_000, "{w:?}");
+    assert!(about(w[0].1 - w[0].0, warm_ms), "{w:?}");
+    let up = w[1].1 - w[1].0;
+    assert!(up >= cold_ms.0 && up <= cold_ms.1, "{w:?}");
+    let delay_ms = (r.restart_delay_s * 1000.0) as u64;
+    assert!(
+        about(w[2].1 - w[2].0, delay_ms + warm_ms),
+        "failover onto the survivors: {w:?}"
+    );
+    let back = w[3].1 - w[3].0;
+    assert!(back >= cold_ms.0 && back <= cold_ms.1, "{w:?}");
+    assert_eq!(twin.parallelism()[0], 20);
+
+    // Without `deploy_warm_s` every restart takes the cold window.
+    let mut model = ysb();
+    model.spec.restart.deploy_warm_s = None;
+    let mut s = setup(model, static_config(24, 20), 30_000.0, 200, None);
+    s.scheduler = SchedulerMode::Reactive;
+    let mut twin = Twin::new(s);
+    twin.advance_until(SimTime::from_secs(100));
+    twin.set_task_managers(16);
+    twin.advance_until(SimTime::from_secs(200));
+    let w = restart_windows(&twin);
+    let d = w[0].1 - w[0].0;
+    assert!(d >= cold_ms.0 && d <= cold_ms.1, "{w:?}");
+}
+
 #[test]
 fn checkpoints_time_out_under_heavy_backpressure() {
     let mut model = ysb();
