@@ -677,7 +677,10 @@ mod tests {
         let mut spec = ysb_spec();
         spec.restart.deploy_warm_s = Some(spec.restart.deploy_max_s + 1.0);
         let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
-        assert!(e.contains("restart.deploy_warm_s") && e.contains("m.toml"), "{e}");
+        assert!(
+            e.contains("restart.deploy_warm_s") && e.contains("m.toml"),
+            "{e}"
+        );
         let mut spec = ysb_spec();
         spec.restart.deploy_warm_s = Some(f64::NAN);
         assert!(JobModel::from_spec(spec, "m.toml").is_err());
