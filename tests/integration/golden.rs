@@ -23,15 +23,24 @@ fn digest(name: &str, s: &Series) -> String {
 }
 
 fn golden(file: &str) -> String {
+    golden_with(file, None)
+}
+
+/// `file` run with `policy` (a preset name, as `--policy` gives it) instead of its own.
+fn golden_with(file: &str, policy: Option<&str>) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let scenario = demeter_sim::scenario::load(&path).unwrap();
-    let result = execute(
-        prepare(&scenario, &Overrides::default()).unwrap(),
-        |_, _| {},
-    );
+    let overrides = Overrides {
+        policy: policy.map(str::to_string),
+        ..Overrides::default()
+    };
+    let result = execute(prepare(&scenario, &overrides).unwrap(), |_, _| {});
     let data = result.run_data();
     let mut summary = demeter_sim::report::summarize(&data);
-    summary.run = file.to_string();
+    summary.run = match policy {
+        Some(p) => format!("{file} --policy {p}"),
+        None => file.to_string(),
+    };
     let mut out = String::new();
     writeln!(out, "{}", serde_json::to_string_pretty(&summary).unwrap()).unwrap();
     for (name, series) in data.all_series() {
@@ -62,4 +71,22 @@ fn golden_ysb_failures() {
 #[test]
 fn golden_tsw_failures() {
     insta::assert_snapshot!("tsw_failures", golden("scenarios/tsw_failures.toml"));
+}
+
+/// The policies in the loop on the experiment's scenario: a changed decision, restart or
+/// redeploy shows in the summary, the TaskManager digest and the first events.
+#[test]
+fn golden_ysb_failures_reactive35() {
+    insta::assert_snapshot!(
+        "ysb_failures_reactive35",
+        golden_with("scenarios/ysb_failures.toml", Some("reactive35"))
+    );
+}
+
+#[test]
+fn golden_ysb_failures_operator35() {
+    insta::assert_snapshot!(
+        "ysb_failures_operator35",
+        golden_with("scenarios/ysb_failures.toml", Some("operator35"))
+    );
 }
