@@ -1,6 +1,7 @@
 //! Calibration and validation against recorded runs: replaying a recorded run in the twin,
 //! measuring how far the twin is from it, and (later) fitting model parameters.
 
+pub mod catch_up;
 pub mod fit;
 pub mod live;
 pub mod phases;

@@ -14,6 +14,7 @@ use crate::runfolder::{RunData, Series};
 use crate::simulate::RunResult;
 use crate::time::{SimDuration, SimTime};
 
+use super::catch_up::{self, CatchUp, CatchUpErrors};
 use super::replay::{timeline, RecordedPolicy, ReplayJob, ReplayPolicy};
 
 /// Everything needed to replay one recorded run.
@@ -218,6 +219,10 @@ pub struct Fidelity {
     pub resume_rms_error_s: Option<f64>,
     /// Per failure: (recorded injection epoch, recorded recovery s, simulated recovery s).
     pub per_failure: Vec<(i64, Option<i64>, Option<i64>)>,
+    /// Per failure: the catch-up of the recording and of the replay (`catch_up`).
+    pub catch_ups: Vec<(CatchUp, CatchUp)>,
+    /// Their comparison.
+    pub catch_up: CatchUpErrors,
 }
 
 fn bucket_means(s: &Series, from: i64, to: i64, bucket_s: i64) -> Vec<(i64, f64)> {
@@ -314,6 +319,9 @@ pub fn fidelity_bucketed(recorded: &RunData, simulated: &RunData, bucket_s: i64)
             )
         })
         .collect();
+    let rec_catch_ups = catch_up::catch_ups(recorded);
+    let sim_catch_ups = catch_up::catch_ups_at(simulated, &recorded.failures);
+    let catch_up = catch_up::compare(&rec_catch_ups, &sim_catch_ups);
     Fidelity {
         bucket_s,
         resume_rms_error_s: None,
@@ -336,6 +344,8 @@ pub fn fidelity_bucketed(recorded: &RunData, simulated: &RunData, bucket_s: i64)
         },
         recovery_mean_error_pct: rel_err_pct(sim.recovery_s_mean, rec.recovery_s_mean),
         per_failure,
+        catch_ups: rec_catch_ups.into_iter().zip(sim_catch_ups).collect(),
+        catch_up,
         recorded: rec,
         simulated: sim,
     }
@@ -396,14 +406,48 @@ pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
     for (k, v) in rows.into_iter().chain(live_row) {
         out.push_str(&format!("| {k} | {v} |\n"));
     }
-    out.push_str("\n## Recovery per failure (s)\n\n| # | injected (epoch s) | recorded | simulated |\n|--:|--:|--:|--:|\n");
+    let c = &f.catch_up;
+    if c.paired > 0 {
+        let pair = |v: Option<(f64, f64)>, d: usize| {
+            v.map(|(r, s)| format!("{r:.d$} / {s:.d$}"))
+                .unwrap_or_else(|| "–".into())
+        };
+        out.push_str(&format!(
+            "\n## Catch-up after failures (`calibrate::catch_up`, {} failures with a recorded catch-up)\n\n\
+             | measure | recorded / simulated |\n|:--|--:|\n\
+             | catch-up (CPU load >= 0.25 above its level before), mean s | {} |\n\
+             | catch-up duration RMS error, s | {} |\n\
+             | failure to processing resumed, mean s | {} |\n\
+             | CPU load while catching up, mean | {} |\n\
+             | latency-seconds above 1.5 s per failure (250 s), mean | {} |\n",
+            c.paired,
+            pair(c.duration_mean_s, 1),
+            opt(c.duration_rms_s, 1),
+            pair(c.resumed_mean_s, 1),
+            pair(c.cpu_mean, 2),
+            pair(c.area_mean_s, 0),
+        ));
+    }
+    out.push_str(
+        "\n## Recovery per failure (s)\n\n\
+         | # | injected (epoch s) | recorded | simulated | catch-up s, rec / sim | s > 1.5 s, rec / sim |\n\
+         |--:|--:|--:|--:|--:|--:|\n",
+    );
     for (i, (t, r, s)) in f.per_failure.iter().enumerate() {
         let show = |v: &Option<i64>| {
             v.map(|x| x.to_string())
                 .unwrap_or_else(|| "censored".into())
         };
+        let dash = |v: Option<i64>| v.map_or_else(|| "–".to_string(), |x| x.to_string());
+        let (cu, over) = match f.catch_ups.get(i) {
+            Some((a, b)) => (
+                format!("{} / {}", dash(a.duration_s), dash(b.duration_s)),
+                format!("{} / {}", a.seconds_over, b.seconds_over),
+            ),
+            None => ("–".into(), "–".into()),
+        };
         out.push_str(&format!(
-            "| {} | {t} | {} | {} |\n",
+            "| {} | {t} | {} | {} | {cu} | {over} |\n",
             i + 1,
             show(r),
             show(s)

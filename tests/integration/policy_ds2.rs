@@ -5,7 +5,7 @@ use std::path::Path;
 use demeter_sim::policy::Action;
 use demeter_sim::simulate::{execute, prepare, Overrides};
 
-/// `scenarios/ds2_step.toml`: 55 K -> 100 K rec/s at 600 s on YSB. DS2 measures the arrival
+/// `scenarios/ds2_step.toml`: 70 K -> 120 K rec/s at 600 s on YSB. DS2 measures the arrival
 /// rate (records read + backlog growth) while the source chain is saturated and sizes the
 /// chain in one decision; afterwards it keeps up and DS2 stays put, although the backlog
 /// drains only slowly (DS2 provisions for the arrival rate, not for catch-up: §1.2).
@@ -14,10 +14,12 @@ fn ds2_scales_up_in_one_decision_to_a_parallelism_that_keeps_up() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ds2_step.toml");
     let mut s = demeter_sim::scenario::load(&path).unwrap();
     // DS2's one-step sizing assumes rates scale linearly with parallelism. With slots sharing
-    // their core (models/ysb.toml) the source subtasks beside the window's 2 are slower than
-    // the others: DS2 then takes a second step (13 -> 14) and settles at ~80 K rec/s, short of
-    // the 100 K arrival. This test checks DS2's arithmetic, so it runs without that sharing.
+    // their core (models/ysb.toml) the source subtasks beside the window's are slower than the
+    // others, and the model's contention (USL sigma 0.005) makes 12 subtasks do less than 1.5 x
+    // what 8 do: DS2 then takes a second step (12 -> 13). This test checks DS2's arithmetic, so
+    // it runs on a linear chain: without that sharing and contention.
     s.model.spec.capacity.slot_sharing_cpu = false;
+    s.model.spec.capacity.scaling_contention = 0.0;
     let r = execute(prepare(&s, &Overrides::default()).unwrap(), |_, _| {});
     let after: Vec<_> = r
         .decisions
@@ -32,13 +34,13 @@ fn ds2_scales_up_in_one_decision_to_a_parallelism_that_keeps_up() {
         panic!("{:?}", d.action)
     };
     let source = config.parallelism_overrides[0].unwrap();
-    assert!((13..=24).contains(&source), "source parallelism {source}");
-    // It keeps up: the source chain's capacity covers the 100 K rec/s arrival, and the
+    assert!((12..=24).contains(&source), "source parallelism {source}");
+    // It keeps up: the source chain's capacity covers the 120 K rec/s arrival, and the
     // throughput at the end is above it (draining the backlog).
     let cap = r.twin.capacity_rps()[0];
-    assert!(cap >= 100_000.0, "capacity {cap}");
+    assert!(cap >= 120_000.0, "capacity {cap}");
     let thr = r.twin.throughput_rps().unwrap();
-    assert!(thr >= 100_000.0, "throughput {thr}");
+    assert!(thr >= 120_000.0, "throughput {thr}");
     // Before the step the initial configuration was resized at most once.
     assert!(r.decisions.len() <= 2, "{:?}", r.decisions);
 }
