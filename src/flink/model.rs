@@ -228,6 +228,12 @@ pub struct RestartSpec {
     /// set-up to wait for. Unset: such restarts take the `deploy_min_s`..`deploy_max_s` window too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_warm_s: Option<f64>,
+    /// Reactive mode (a standalone deployment): the share of TaskManagers cut off by a network
+    /// delay that re-register `reactive_rejoin_late_s` after the delay ends instead of at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactive_rejoin_late_fraction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactive_rejoin_late_s: Option<f64>,
     /// State restore bandwidth per subtask.
     pub restore_mb_per_s: f64,
     /// Time for a new TaskManager pod to start and register.
@@ -512,6 +518,19 @@ impl JobModel {
                 ));
             }
         }
+        if let Some(v) = r.reactive_rejoin_late_fraction {
+            fraction("restart.reactive_rejoin_late_fraction", v, file)?;
+        }
+        if let Some(v) = r.reactive_rejoin_late_s {
+            non_negative("restart.reactive_rejoin_late_s", v, 3600.0, file)?;
+        }
+        if r.reactive_rejoin_late_fraction.is_some() != r.reactive_rejoin_late_s.is_some() {
+            return Err(err(
+                "restart.reactive_rejoin_late_fraction",
+                "restart.reactive_rejoin_late_s set as well (both or neither)",
+                "only one of the two set".to_string(),
+            ));
+        }
         positive("restart.restore_mb_per_s", r.restore_mb_per_s, 1e6, file)?;
         non_negative("restart.tm_start_s", r.tm_start_s, 3600.0, file)?;
         non_negative("restart.savepoint_base_s", r.savepoint_base_s, 3600.0, file)?;
@@ -694,5 +713,13 @@ mod tests {
         assert_eq!(r.resource_stabilization_s(SchedulerMode::Adaptive), 10.0);
         r.resource_stabilization_override_s = Some(2.5);
         assert_eq!(r.resource_stabilization_s(SchedulerMode::Reactive), 2.5);
+        let mut spec = ysb_spec();
+        spec.restart.reactive_rejoin_late_fraction = Some(1.5);
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("restart.reactive_rejoin_late_fraction"), "{e}");
+        let mut spec = ysb_spec();
+        spec.restart.reactive_rejoin_late_s = None;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("both or neither"), "{e}");
     }
 }

@@ -1303,8 +1303,9 @@ impl Twin {
                         },
                     );
                     self.tm_starting += 1;
+                    let late = self.rejoin_late();
                     self.queue.schedule(
-                        self.now + duration,
+                        self.now + duration + late,
                         Event::TaskManagersRegistered { count: 1 },
                     );
                 }
@@ -1429,6 +1430,27 @@ impl Twin {
             format!("{cause:?}: replaying {replay:.0} records"),
         );
         self.try_deploy();
+    }
+
+    /// How much later than the end of its network delay a cut-off TaskManager re-registers:
+    /// `reactive_rejoin_late_s` with probability `reactive_rejoin_late_fraction` in reactive
+    /// mode, else 0 (no draw outside reactive mode, so other runs keep their random streams).
+    fn rejoin_late(&mut self) -> SimDuration {
+        let r = &self.setup.model.spec.restart;
+        match (
+            self.setup.scheduler,
+            r.reactive_rejoin_late_fraction,
+            r.reactive_rejoin_late_s,
+        ) {
+            (SchedulerMode::Reactive, Some(q), Some(late_s)) => {
+                if self.rng_failures.random::<f64>() < q {
+                    SimDuration::from_secs_f64(late_s)
+                } else {
+                    SimDuration::ZERO
+                }
+            }
+            _ => SimDuration::ZERO,
+        }
     }
 
     fn slots_needed(&self) -> u32 {

@@ -589,6 +589,69 @@ fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
     assert!(d >= cold_ms.0 && d <= cold_ms.1, "{w:?}");
 }
 
+/// Seconds from each `failure_injected` to the next `task_managers_registered`.
+fn rejoin_after_s(twin: &Twin) -> Vec<u64> {
+    let mut out = vec![];
+    let mut injected = None;
+    for e in twin.events() {
+        match e.kind {
+            "failure_injected" => injected = Some(e.time.as_ms()),
+            "task_managers_registered" => {
+                if let Some(t) = injected.take() {
+                    out.push((e.time.as_ms() - t) / 1000);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_reactive_deployment_takes_some_cut_off_task_managers_back_late() {
+    let model = ysb();
+    let r = model.spec.restart.clone();
+    let q = r.reactive_rejoin_late_fraction.expect("ysb.toml sets it");
+    let late_s = r.reactive_rejoin_late_s.unwrap() as u64;
+    let plan = || FailurePlan {
+        kind: FailureKind::NetworkDelay {
+            duration: SimDuration::from_secs(30),
+        },
+        schedule: FailureSchedule::At((1..=60).map(|k| SimTime::from_secs(300 * k)).collect()),
+        align_before_checkpoint: None,
+    };
+    let mut s = setup(
+        model.clone(),
+        static_config(24, 20),
+        30_000.0,
+        18_300,
+        Some(plan()),
+    );
+    s.scheduler = SchedulerMode::Reactive;
+    let mut twin = Twin::new(s);
+    twin.advance_until(SimTime::from_secs(18_300));
+    let back = rejoin_after_s(&twin);
+    assert_eq!(back.len(), 60, "{back:?}");
+    assert!(
+        back.iter().all(|&b| b == 30 || b == 30 + late_s),
+        "{back:?}"
+    );
+    let late = back.iter().filter(|&&b| b > 30).count() as f64 / 60.0;
+    // A binomial share of 60 draws: within 3 standard deviations of q.
+    let sd = (q * (1.0 - q) / 60.0).sqrt();
+    assert!((late - q).abs() < 3.0 * sd, "{late} late, expected {q}");
+    // The default scheduler (Static): every one back when its delay ends.
+    let mut twin = Twin::new(setup(
+        model,
+        static_config(24, 20),
+        30_000.0,
+        18_300,
+        Some(plan()),
+    ));
+    twin.advance_until(SimTime::from_secs(18_300));
+    assert!(rejoin_after_s(&twin).iter().all(|&b| b == 30));
+}
+
 #[test]
 fn checkpoints_time_out_under_heavy_backpressure() {
     let mut model = ysb();
