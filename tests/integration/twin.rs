@@ -58,6 +58,12 @@ fn one_delay_at(t_s: u64) -> FailurePlan {
     }
 }
 
+/// A twin of `s` in reactive mode.
+fn reactive(mut s: TwinSetup) -> Twin {
+    s.scheduler = SchedulerMode::Reactive;
+    Twin::new(s)
+}
+
 /// The true backlog (Kafka pending records), sampled every second.
 fn pending_by_second(twin: &mut Twin, secs: u64) -> Vec<f64> {
     let mut out = vec![];
@@ -486,15 +492,13 @@ fn in_place_rescale_needs_the_adaptive_scheduler_and_replays_from_the_checkpoint
 
 #[test]
 fn reactive_mode_restarts_on_every_task_manager_change() {
-    let mut s = setup(
+    let mut twin = reactive(setup(
         ysb(),
         static_config(24, 20),
         30_000.0,
         600,
         Some(one_delay_at(200)),
-    );
-    s.scheduler = SchedulerMode::Reactive;
-    let mut twin = Twin::new(s);
+    ));
     twin.advance_until(SimTime::from_secs(100));
     twin.set_task_managers(16);
     twin.advance_until(SimTime::from_secs(190));
@@ -541,15 +545,13 @@ fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
         (r.deploy_min_s * 1000.0) as u64,
         (r.deploy_max_s * 1000.0) as u64,
     );
-    let mut s = setup(
+    let mut twin = reactive(setup(
         model,
         static_config(24, 20),
         30_000.0,
         600,
         Some(one_delay_at(300)),
-    );
-    s.scheduler = SchedulerMode::Reactive;
-    let mut twin = Twin::new(s);
+    ));
     // A scale-down at 100 restarts at once (reactive stabilisation 0) and deploys warm; the
     // scale-up at 150 restarts when the pods register, with new JVMs: cold.
     twin.advance_until(SimTime::from_secs(100));
@@ -578,9 +580,7 @@ fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
     // Without `deploy_warm_s` every restart takes the cold window.
     let mut model = ysb();
     model.spec.restart.deploy_warm_s = None;
-    let mut s = setup(model, static_config(24, 20), 30_000.0, 200, None);
-    s.scheduler = SchedulerMode::Reactive;
-    let mut twin = Twin::new(s);
+    let mut twin = reactive(setup(model, static_config(24, 20), 30_000.0, 200, None));
     twin.advance_until(SimTime::from_secs(100));
     twin.set_task_managers(16);
     twin.advance_until(SimTime::from_secs(200));
@@ -620,15 +620,13 @@ fn a_reactive_deployment_takes_some_cut_off_task_managers_back_late() {
         schedule: FailureSchedule::At((1..=60).map(|k| SimTime::from_secs(300 * k)).collect()),
         align_before_checkpoint: None,
     };
-    let mut s = setup(
+    let mut twin = reactive(setup(
         model.clone(),
         static_config(24, 20),
         30_000.0,
         18_300,
         Some(plan()),
-    );
-    s.scheduler = SchedulerMode::Reactive;
-    let mut twin = Twin::new(s);
+    ));
     twin.advance_until(SimTime::from_secs(18_300));
     let back = rejoin_after_s(&twin);
     assert_eq!(back.len(), 60, "{back:?}");
