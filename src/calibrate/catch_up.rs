@@ -131,7 +131,8 @@ fn high_cpu_run(cpu: &Series, resumed: i64, threshold: f64, next: i64) -> Option
         t += 1;
     }
     let n = t - start;
-    Some((n, sum / n as f64))
+    // A run cut off by the next failure before its first second is no measurement.
+    (n > 0).then(|| (n, sum / n as f64))
 }
 
 /// Recorded vs simulated catch-ups, failure by failure (both measured at the recorded
@@ -293,6 +294,20 @@ mod tests {
         assert_eq!(e.duration_rms_s, Some(10.0));
         let (r, s) = e.cpu_mean.unwrap();
         assert!((r - 0.95).abs() < 1e-9 && (s - 0.3).abs() < 1e-9, "{r} {s}");
+    }
+
+    #[test]
+    fn a_catch_up_cut_off_by_the_next_failure_is_not_measured() {
+        // The next failure lands 1 s after processing resumes: the high-CPU run would start
+        // at 232 but the window closes at 233 -> one second, measured; at 232 -> none.
+        let mut r = one_failure();
+        r.failures.push(233);
+        assert_eq!(catch_ups(&r)[0].duration_s, Some(1));
+        let mut r = one_failure();
+        r.failures.push(232);
+        let c = catch_ups(&r);
+        assert_eq!(c[0].duration_s, None);
+        assert!(c[0].cpu_mean.is_none());
     }
 
     #[test]
