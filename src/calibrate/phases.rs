@@ -1,13 +1,13 @@
 //! The restart-phase breakdown of a run: latency share and consumer lag shortly after a
 //! restart versus once the job has settled, so a replay shows where it misses the recording.
 //!
-//! A restart is a recorded failure injection or a savepoint redeploy (the TaskManager count
-//! at 0 for at least [`REDEPLOY_MIN_ZERO_S`], as `replay` reads them). On the recorded
+//! A restart is a recorded failure injection or a savepoint redeploy as the replay reads them
+//! (`replay::redeploy_episodes`: the TaskManager count at 0 for at least
+//! `replay::REDEPLOY_MIN_ZERO_S` after a non-zero level, coming back within 60 s). On the recorded
 //! operator35 YSB runs the two phases tell different stories (research/demeter.md §6; README
 //! "Validation and calibration"): settled at 24 TaskManagers the recorded job carries
 //! 2.0-2.4 s of per-partition arrivals as lag where the Static run carries 0.7 s.
 
-use super::replay::REDEPLOY_MIN_ZERO_S;
 use crate::report::stats::{percentile, share_at_most_pct};
 use crate::runfolder::{RunData, Series};
 
@@ -46,24 +46,11 @@ pub fn restarts(run: &RunData) -> Vec<i64> {
         .copied()
         .filter(|&f| f >= from && f < to)
         .collect();
-    // (start of the current run of zeros, last second seen); a gap in the series ends a run.
-    let mut zero_since: Option<i64> = None;
-    let mut last_t = i64::MIN;
-    for &(t, v) in run.task_managers.range(from, to) {
-        if v == 0.0 {
-            let start = match zero_since {
-                Some(s) if t == last_t + 1 => s,
-                _ => t,
-            };
-            zero_since = Some(start);
-            if t - start + 1 == REDEPLOY_MIN_ZERO_S {
-                out.push(start);
-            }
-        } else {
-            zero_since = None;
-        }
-        last_t = t;
-    }
+    out.extend(
+        super::replay::redeploy_episodes(run)
+            .into_iter()
+            .map(|(start_s, _, _)| run.start_epoch + start_s),
+    );
     out.sort_unstable();
     out.dedup();
     out

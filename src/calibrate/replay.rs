@@ -349,7 +349,7 @@ pub fn redeploys(run: &RunData) -> Vec<RecordedRedeploy> {
 }
 
 /// TaskManagers-at-0 episodes as (start, end, level after), seconds since the start.
-fn redeploy_episodes(run: &RunData) -> Vec<(i64, i64, u32)> {
+pub(crate) fn redeploy_episodes(run: &RunData) -> Vec<(i64, i64, u32)> {
     let pts = run
         .task_managers
         .range(run.start_epoch, run.start_epoch + run.window_s);
