@@ -17,7 +17,9 @@
 use argmin::core::{CostFunction, Executor, State};
 use argmin::solver::neldermead::NelderMead;
 
-use super::validate::{fidelity_bucketed, simulate_recorded_data, Fidelity, RecordedSetup};
+use super::validate::{
+    fidelity_bucketed, rel_err_pct, simulate_recorded_data, Fidelity, RecordedSetup,
+};
 use super::RecordedPolicy;
 use crate::flink::{JobModel, JobModelSpec};
 use crate::runfolder::RunData;
@@ -155,15 +157,9 @@ pub fn loss(f: &Fidelity) -> f64 {
         (!pairs.is_empty())
             .then(|| (pairs.iter().map(|d| d * d).sum::<f64>() / pairs.len() as f64).sqrt())
     };
-    let cpu = match (f.simulated.cpu_load_mean, f.recorded.cpu_load_mean) {
-        (Some(s), Some(r)) if r > 0.0 => Some((s - r) / r * 100.0),
-        _ => None,
-    };
-    let catch_up_cpu = f
-        .catch_up
-        .cpu_mean
-        .filter(|(r, _)| *r > 0.0)
-        .map(|(r, s)| (s - r) / r * 100.0);
+    let cpu = rel_err_pct(f.simulated.cpu_load_mean, f.recorded.cpu_load_mean);
+    let (rec_cpu, sim_cpu) = f.catch_up.cpu_mean.unzip();
+    let catch_up_cpu = rel_err_pct(sim_cpu, rec_cpu);
     sq(f.throughput_mape_pct, 5.0)
         + sq(f.catch_up.duration_mean_s.map(|(r, s)| s - r), 2.0)
         + sq(catch_up_cpu, 5.0)

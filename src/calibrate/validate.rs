@@ -266,7 +266,7 @@ fn paired(a: &[(i64, f64)], b: &[(i64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
-fn rel_err_pct(sim: Option<f64>, rec: Option<f64>) -> Option<f64> {
+pub(crate) fn rel_err_pct(sim: Option<f64>, rec: Option<f64>) -> Option<f64> {
     match (sim, rec) {
         (Some(s), Some(r)) if r != 0.0 => Some((s - r) / r * 100.0),
         _ => None,

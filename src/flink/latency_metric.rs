@@ -275,25 +275,22 @@ impl LatencyReservoir {
 
     /// `cum_at(a)` with `i` = the number of marks at or before `a`.
     fn cum_at_index(&self, i: usize, a: f64) -> f64 {
-        if i == 0 {
-            return self.marks[0].cum;
-        }
-        let m0 = self.marks[i - 1];
-        self.marks.get(i).map_or(m0.cum, |m1| {
-            lerp((m0.arrival_ms, m0.cum), (m1.arrival_ms, m1.cum), a)
-        })
+        self.interpolate(i, a, |m| (m.arrival_ms, m.cum))
     }
 
     /// Arrival time at which the cumulative arrivals were `cum` (the oldest mark if before);
     /// `i` = the number of marks with cumulative arrivals <= `cum`.
     fn arrival_at_cum_index(&self, i: usize, cum: f64) -> f64 {
-        if i == 0 {
-            return self.marks[0].arrival_ms;
-        }
-        let m0 = self.marks[i - 1];
-        self.marks.get(i).map_or(m0.arrival_ms, |m1| {
-            lerp((m0.cum, m0.arrival_ms), (m1.cum, m1.arrival_ms), cum)
-        })
+        self.interpolate(i, cum, |m| (m.cum, m.arrival_ms))
+    }
+
+    /// The marks as points `xy(mark)`, read at `x` between the `i`-th and the next (held at
+    /// the first before it and at the last after it).
+    fn interpolate(&self, i: usize, x: f64, xy: impl Fn(&Mark) -> (f64, f64)) -> f64 {
+        let Some(m0) = i.checked_sub(1).map(|k| xy(&self.marks[k])) else {
+            return xy(&self.marks[0]).1;
+        };
+        self.marks.get(i).map_or(m0.1, |m1| lerp(m0, xy(m1), x))
     }
 
     /// Delay of the record that arrived at `a` (<= the head): linear between read marks; past

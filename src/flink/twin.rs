@@ -1511,7 +1511,7 @@ impl Twin {
 
     fn resume(&mut self) {
         self.status = JobStatus::Running;
-        self.tm_warm = self.tm_registered - self.tm_unreachable.min(self.tm_registered);
+        self.tm_warm = self.tm_registered.saturating_sub(self.tm_unreachable);
         self.deploying_since = None;
         self.running_since = self.now;
         // The restarted source tasks create new Kafka consumers, whose metrics start empty.
