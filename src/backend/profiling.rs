@@ -1,7 +1,7 @@
 //! Profiling runs in the twin: child simulations of candidate configurations reading the same
 //! input stream as production, measured as the Demeter prototype measured them.
 
-use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule};
+use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
 use crate::flink::{JobConfig, Twin};
 use crate::policy::profile::{measure_recovery, ProfileResult, ProfileSpec};
 use crate::runfolder::Series;
@@ -36,6 +36,7 @@ pub fn run_profile(
         },
         schedule: FailureSchedule::At(vec![SimTime::ZERO + failure_at]),
         align_before_checkpoint: Some(spec.align_before_checkpoint),
+        second_failover: SecondFailover::Model,
     };
     let mut child = parent.child(config.clone(), horizon, Some(plan), seed);
     child.advance_until(SimTime::ZERO + horizon);

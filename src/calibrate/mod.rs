@@ -6,6 +6,7 @@ pub mod fit;
 pub mod live;
 pub mod phases;
 pub mod replay;
+pub mod second_failover;
 pub mod validate;
 
 pub use replay::{Change, RecordedPolicy, ReplayPolicy};

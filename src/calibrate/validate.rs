@@ -5,9 +5,11 @@
 //! judged is the twin, not a policy. Errors are computed on 60-s means where the recorded
 //! series are noisy per second (10-s means for a minutes-long live recording).
 
+use std::collections::BTreeSet;
+
 use crate::backend::SimBackend;
 use crate::control;
-use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule};
+use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
 use crate::flink::{JobConfig, JobModel, SchedulerMode, Twin, TwinSetup};
 use crate::report::{self, Summary};
 use crate::runfolder::{RunData, Series};
@@ -97,12 +99,23 @@ fn simulate_with_rates(setup: RecordedSetup) -> (RunResult, PerSecond, PerSecond
         RecordedPolicy::Live => SchedulerMode::Adaptive,
         _ => SchedulerMode::Default,
     };
-    let failures: Vec<SimTime> = run
+    let in_window: Vec<i64> = run
         .failures
         .iter()
-        .filter(|&&f| f >= run.start_epoch && f < run.start_epoch + run.window_s)
+        .copied()
+        .filter(|&f| f >= run.start_epoch && f < run.start_epoch + run.window_s)
+        .collect();
+    let failures: Vec<SimTime> = in_window
+        .iter()
         .map(|&f| SimTime::from_secs((f - run.start_epoch) as u64))
         .collect();
+    // The failures the recording shows failing twice, replayed as they happened; reactive
+    // (standalone) runs stop again for other reasons (a TaskManager's late return), which the
+    // twin models itself, and live recordings kill TaskManagers rather than delay them.
+    let second_failover = match setup.policy {
+        RecordedPolicy::Reactive | RecordedPolicy::Live => SecondFailover::Listed(BTreeSet::new()),
+        _ => SecondFailover::Listed(super::second_failover::recorded(run, &in_window)),
+    };
     let failures_scheduled = failures.len();
     let horizon = SimTime::from_secs(run.window_s.max(1) as u64);
     let kind = match setup.policy {
@@ -123,6 +136,7 @@ fn simulate_with_rates(setup: RecordedSetup) -> (RunResult, PerSecond, PerSecond
         kind,
         schedule: FailureSchedule::At(failures),
         align_before_checkpoint: None,
+        second_failover,
     });
     // What one source subtask sustains at full parallelism in this model (the operator
     // replays read their source parallelism off catch-up plateaus with it).

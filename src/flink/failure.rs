@@ -1,5 +1,7 @@
 //! Failure plans: what breaks (network delay, TaskManager crash, node loss, WAN link outage) and when.
 
+use std::collections::BTreeSet;
+
 use rand::Rng;
 
 use crate::rng::SimRng;
@@ -47,6 +49,20 @@ pub struct FailurePlan {
     /// Demeter's alignment: inject this long before the next checkpoint would complete
     /// (wait = interval - (now - last ack) - before); `None` injects when due.
     pub align_before_checkpoint: Option<SimDuration>,
+    /// Which network-delay failures the restarted job fails a second time, shortly after it
+    /// resumed (the job model's `[restart.second_failover]` says when and for how long).
+    pub second_failover: SecondFailover,
+}
+
+/// Which failures are followed by a second failover of the restarted job.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum SecondFailover {
+    /// Drawn per failure with the job model's `[restart.second_failover] probability`.
+    #[default]
+    Model,
+    /// Exactly these failures (0-based indices into the due times), e.g. the ones a recorded
+    /// run shows (`calibrate::second_failover`); none of the others.
+    Listed(BTreeSet<usize>),
 }
 
 impl FailurePlan {
@@ -106,6 +122,7 @@ mod tests {
                 every: SimDuration::from_secs(2700),
             },
             align_before_checkpoint: Some(SimDuration::from_secs(5)),
+            second_failover: SecondFailover::Model,
         };
         let ts = plan.due_times(SimTime::from_secs(64_800), &mut stream(1, "f"));
         assert_eq!(ts.len(), 23);
@@ -123,6 +140,7 @@ mod tests {
                 mean_interval: SimDuration::from_secs(100),
             },
             align_before_checkpoint: None,
+            second_failover: SecondFailover::Model,
         };
         let ts = plan.due_times(SimTime::from_secs(1_000_000), &mut stream(3, "f"));
         let mean_gap = 1_000_000.0 / ts.len() as f64;

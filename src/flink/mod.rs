@@ -11,7 +11,7 @@ pub mod twin;
 
 pub use config::{JobConfig, SchedulerMode};
 pub use edge::{EdgeState, EnergyTotals};
-pub use failure::{FailureKind, FailurePlan, FailureSchedule};
+pub use failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
 pub use graph::JobGraph;
 pub use model::{JobModel, JobModelSpec};
 pub use twin::{JobStatus, Twin, TwinSetup};

@@ -234,6 +234,10 @@ pub struct RestartSpec {
     pub reactive_rejoin_late_fraction: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reactive_rejoin_late_s: Option<f64>,
+    /// Outside reactive mode, a job restarted after a network-delay failure sometimes fails
+    /// again shortly after it resumed (unset: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_failover: Option<SecondFailoverSpec>,
     /// State restore bandwidth per subtask.
     pub restore_mb_per_s: f64,
     /// Time for a new TaskManager pod to start and register.
@@ -260,6 +264,17 @@ pub struct RestartSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub resource_stabilization_override_s: Option<f64>,
+}
+
+/// `[restart.second_failover]`: the restarted attempt fails once more `after_resume_s` after
+/// processing resumed, and processing resumes again `outage_s` after that second failure.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecondFailoverSpec {
+    /// Per network-delay failure, outside reactive mode.
+    pub probability: f64,
+    pub after_resume_s: f64,
+    pub outage_s: f64,
 }
 
 impl RestartSpec {
@@ -531,6 +546,21 @@ impl JobModel {
                 "only one of the two set".to_string(),
             ));
         }
+        if let Some(sf) = &r.second_failover {
+            fraction("restart.second_failover.probability", sf.probability, file)?;
+            non_negative(
+                "restart.second_failover.after_resume_s",
+                sf.after_resume_s,
+                3600.0,
+                file,
+            )?;
+            positive(
+                "restart.second_failover.outage_s",
+                sf.outage_s,
+                3600.0,
+                file,
+            )?;
+        }
         positive("restart.restore_mb_per_s", r.restore_mb_per_s, 1e6, file)?;
         non_negative("restart.tm_start_s", r.tm_start_s, 3600.0, file)?;
         non_negative("restart.savepoint_base_s", r.savepoint_base_s, 3600.0, file)?;
@@ -721,5 +751,42 @@ mod tests {
         spec.restart.reactive_rejoin_late_s = None;
         let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
         assert!(e.contains("both or neither"), "{e}");
+    }
+
+    #[test]
+    fn second_failover_is_checked_and_optional() {
+        let sf = ysb_spec()
+            .restart
+            .second_failover
+            .expect("ysb has [restart.second_failover]");
+        assert!(sf.probability > 0.0 && sf.probability < 0.1, "{sf:?}");
+        let mut spec = ysb_spec();
+        spec.restart.second_failover.as_mut().unwrap().probability = 1.2;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("m.toml") && e.contains("restart.second_failover.probability"),
+            "{e}"
+        );
+        let mut spec = ysb_spec();
+        spec.restart.second_failover.as_mut().unwrap().outage_s = 0.0;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("restart.second_failover.outage_s"), "{e}");
+        let mut spec = ysb_spec();
+        spec.restart
+            .second_failover
+            .as_mut()
+            .unwrap()
+            .after_resume_s = f64::NAN;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("restart.second_failover.after_resume_s"), "{e}");
+        let text = include_str!("../../models/ysb.toml")
+            .replace("outage_s = 24.4", "outage_s = 24.4\nwhen = 3");
+        let e = toml::from_str::<JobModelSpec>(&text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `when`"), "{e}");
+        let mut spec = ysb_spec();
+        spec.restart.second_failover = None;
+        assert!(JobModel::from_spec(spec, "m.toml").is_ok(), "optional");
     }
 }

@@ -15,7 +15,7 @@ use rand_distr::{Distribution, Normal};
 use super::colocation;
 use super::config::{JobConfig, SchedulerMode};
 use super::edge::{EdgeState, EnergyTotals};
-use super::failure::{FailureKind, FailurePlan};
+use super::failure::{FailureKind, FailurePlan, SecondFailover};
 use super::graph::JobGraph;
 use super::kafka_metrics::SampledStat;
 use super::latency_metric::LatencyReservoir;
@@ -73,19 +73,55 @@ enum RestartCause {
 
 #[derive(Clone, Debug)]
 enum Event {
-    CheckpointTrigger { attempt: u64 },
-    CheckpointComplete { attempt: u64, id: u64 },
-    CheckpointTimeout { attempt: u64, id: u64 },
-    FailureDue { index: usize },
-    FailureInject { index: usize },
-    TaskManagerLost { count: u32, fatal: bool },
-    TaskManagersRegistered { count: u32 },
-    TaskManagersLeft { count: u32 },
-    Resume { attempt: u64 },
-    SavepointDone { attempt: u64 },
-    ReactiveRestart { generation: u64 },
-    LinkUp { link: usize, outage: u64 },
-    LinkHeartbeatCheck { link: usize, outage: u64 },
+    CheckpointTrigger {
+        attempt: u64,
+    },
+    CheckpointComplete {
+        attempt: u64,
+        id: u64,
+    },
+    CheckpointTimeout {
+        attempt: u64,
+        id: u64,
+    },
+    FailureDue {
+        index: usize,
+    },
+    FailureInject {
+        index: usize,
+    },
+    TaskManagerLost {
+        count: u32,
+        fatal: bool,
+    },
+    TaskManagersRegistered {
+        count: u32,
+    },
+    TaskManagersLeft {
+        count: u32,
+    },
+    Resume {
+        attempt: u64,
+    },
+    /// The attempt restarted after failure `index` fails once more (`[restart.second_failover]`).
+    SecondFailover {
+        attempt: u64,
+        index: usize,
+    },
+    SavepointDone {
+        attempt: u64,
+    },
+    ReactiveRestart {
+        generation: u64,
+    },
+    LinkUp {
+        link: usize,
+        outage: u64,
+    },
+    LinkHeartbeatCheck {
+        link: usize,
+        outage: u64,
+    },
 }
 
 /// One line of `events.csv`.
@@ -237,6 +273,15 @@ pub struct Twin {
     scratch: Vec<f64>,
     rng_failures: SimRng,
     rng_restart: SimRng,
+    /// Whether a failure is followed by a second failover: its own stream, so that models
+    /// without `[restart.second_failover]` draw exactly what they drew before it existed.
+    rng_second_failover: SimRng,
+    /// The injected failure whose restarted attempt fails again once it has resumed.
+    second_failover_due: Option<usize>,
+    /// What caused the restart in progress (or the last one).
+    last_restart_cause: Option<RestartCause>,
+    /// The restart in progress resumes no earlier than this (a second failover's outage).
+    resume_at_least: SimTime,
     rng_checkpoint: SimRng,
     rng_metrics: SimRng,
     jitter: Normal<f64>,
@@ -344,6 +389,10 @@ impl Twin {
             rng_failures,
             scratch: Vec::new(),
             rng_restart: stream(setup.seed, "restart"),
+            rng_second_failover: stream(setup.seed, "second_failover"),
+            second_failover_due: None,
+            last_restart_cause: None,
+            resume_at_least: SimTime::ZERO,
             rng_checkpoint: stream(setup.seed, "checkpoint"),
             rng_metrics: stream(setup.seed, "metrics"),
             jitter: Normal::new(0.0, jitter_ms).expect("validated jitter"),
@@ -1111,6 +1160,23 @@ impl Twin {
                 self.tm_leaving = self.tm_leaving.saturating_sub(count);
             }
             Event::Resume { attempt } if attempt == self.attempt => self.resume(),
+            Event::SecondFailover { attempt, index }
+                if attempt == self.attempt && self.status == JobStatus::Running =>
+            {
+                let Some(sf) = self.setup.model.spec.restart.second_failover.clone() else {
+                    return;
+                };
+                self.log(
+                    "failure_repeated",
+                    format!(
+                        "#{}: the restarted job fails again, {} s down",
+                        index + 1,
+                        sf.outage_s
+                    ),
+                );
+                self.resume_at_least = self.now + SimDuration::from_secs_f64(sf.outage_s);
+                self.restart(RestartCause::Failover);
+            }
             Event::SavepointDone { attempt } if attempt == self.attempt => self.savepoint_done(),
             Event::ReactiveRestart { generation }
                 if generation == self.reactive_generation && self.status == JobStatus::Running =>
@@ -1294,6 +1360,9 @@ impl Twin {
                     ),
                 );
                 if duration > heartbeat_detection {
+                    if self.fails_twice(index, &plan.second_failover) {
+                        self.second_failover_due = Some(index);
+                    }
                     self.tm_unreachable += 1;
                     self.queue.schedule(
                         self.now + heartbeat_detection,
@@ -1380,8 +1449,24 @@ impl Twin {
         }
     }
 
+    /// Whether the restart after failure `index` is followed by a second failover: listed, or
+    /// drawn with the model's probability outside reactive mode (no draw without the table).
+    fn fails_twice(&mut self, index: usize, which: &SecondFailover) -> bool {
+        let Some(sf) = &self.setup.model.spec.restart.second_failover else {
+            return false;
+        };
+        match which {
+            SecondFailover::Listed(set) => set.contains(&index),
+            SecondFailover::Model => {
+                self.setup.scheduler != SchedulerMode::Reactive
+                    && self.rng_second_failover.random::<f64>() < sf.probability
+            }
+        }
+    }
+
     /// Cancels all tasks and starts a new attempt.
     fn restart(&mut self, cause: RestartCause) {
+        self.last_restart_cause = Some(cause);
         self.attempt += 1;
         self.restarts += 1;
         self.status = if cause == RestartCause::Redeploy {
@@ -1483,7 +1568,8 @@ impl Twin {
         };
         let restore = self.state_mb_per_subtask() / r.restore_mb_per_s;
         let start = self.now.max(self.resume_not_before).max(self.hold_until);
-        let resume_at = start + SimDuration::from_secs_f64(deploy + restore);
+        let resume_at =
+            (start + SimDuration::from_secs_f64(deploy + restore)).max(self.resume_at_least);
         // The operators open (and their histograms read 0) at most `empty_s` before
         // processing resumes.
         let open_for = self
@@ -1511,6 +1597,21 @@ impl Twin {
 
     fn resume(&mut self) {
         self.status = JobStatus::Running;
+        self.resume_at_least = SimTime::ZERO;
+        if self.last_restart_cause == Some(RestartCause::Failover) {
+            if let (Some(index), Some(sf)) = (
+                self.second_failover_due.take(),
+                self.setup.model.spec.restart.second_failover.as_ref(),
+            ) {
+                self.queue.schedule(
+                    self.now + SimDuration::from_secs_f64(sf.after_resume_s),
+                    Event::SecondFailover {
+                        attempt: self.attempt,
+                        index,
+                    },
+                );
+            }
+        }
         self.tm_warm = self.tm_registered.saturating_sub(self.tm_unreachable);
         self.deploying_since = None;
         self.running_since = self.now;

@@ -15,7 +15,7 @@ use crate::cluster::{
     EdgeSetup, NodeClass, NodeClasses, Site, SubtaskPlan, SubtaskSite, WanLink,
     DEFAULT_WAN_J_PER_BIT,
 };
-use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule};
+use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
 use crate::flink::graph::JobGraph;
 use crate::flink::model::{JobModel, JobModelSpec};
 use crate::flink::{JobConfig, SchedulerMode};
@@ -784,5 +784,6 @@ fn check_failures(
             "failures.align_before_checkpoint",
             &f.align_before_checkpoint,
         )?,
+        second_failover: SecondFailover::Model,
     })
 }

@@ -55,6 +55,7 @@ fn one_delay_at(t_s: u64) -> FailurePlan {
         },
         schedule: FailureSchedule::At(vec![SimTime::from_secs(t_s)]),
         align_before_checkpoint: None,
+        second_failover: SecondFailover::Model,
     }
 }
 
@@ -307,6 +308,7 @@ fn task_manager_crash_restarts_after_a_replacement_registers() {
         },
         schedule: FailureSchedule::At(vec![SimTime::from_secs(100)]),
         align_before_checkpoint: None,
+        second_failover: SecondFailover::Model,
     };
     let model = ysb();
     let deploy = (
@@ -357,6 +359,7 @@ fn node_loss_removes_its_task_managers_until_it_returns() {
         },
         schedule: FailureSchedule::At(vec![SimTime::from_secs(100)]),
         align_before_checkpoint: None,
+        second_failover: SecondFailover::Model,
     };
     let mut twin = Twin::new(setup(
         ysb(),
@@ -619,6 +622,7 @@ fn a_reactive_deployment_takes_some_cut_off_task_managers_back_late() {
         },
         schedule: FailureSchedule::At((1..=60).map(|k| SimTime::from_secs(300 * k)).collect()),
         align_before_checkpoint: None,
+        second_failover: SecondFailover::Model,
     };
     let mut twin = reactive(setup(
         model.clone(),
@@ -898,4 +902,82 @@ fn latency_reservoir_reads_zero_while_deploying_and_keeps_the_tail_after_the_bac
         series[30..90].iter().map(|x| x.0.unwrap()).sum::<f64>() / 60.0
     };
     assert!((mean(&with) - mean(&without)).abs() < 50.0);
+}
+
+/// `[restart.second_failover]`: a listed failure's restarted job stops `after_resume_s` after
+/// it resumed and resumes `outage_s` after that, from its latest checkpoint; an empty list
+/// means none, and reactive mode draws none from the model.
+#[test]
+fn second_failover_stops_the_resumed_job_again() {
+    let sf = ysb()
+        .spec
+        .restart
+        .second_failover
+        .clone()
+        .expect("the shipped model has [restart.second_failover]");
+    let with = |which: SecondFailover| FailurePlan {
+        second_failover: which,
+        ..one_delay_at(205)
+    };
+    let run = |plan: FailurePlan, scheduler: SchedulerMode, p: Option<f64>| {
+        let mut model = ysb();
+        if let (Some(p), Some(s)) = (p, model.spec.restart.second_failover.as_mut()) {
+            s.probability = p;
+        }
+        let mut s = setup(model, static_config(24, 10), 40_000.0, 600, Some(plan));
+        s.scheduler = scheduler;
+        let mut twin = Twin::new(s);
+        twin.advance_until(SimTime::from_secs(600));
+        twin.events().to_vec()
+    };
+    let times = |events: &[demeter_sim::flink::twin::EventRecord], kind: &str| {
+        events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.time.as_secs_f64())
+            .collect::<Vec<_>>()
+    };
+    let listed = run(
+        with(SecondFailover::Listed([0].into())),
+        SchedulerMode::Default,
+        None,
+    );
+    let running = times(&listed, "job_running");
+    let repeated = times(&listed, "failure_repeated");
+    assert_eq!(
+        running.len(),
+        3,
+        "start, after the failure, after the second failover"
+    );
+    assert_eq!(repeated.len(), 1);
+    assert!(
+        (repeated[0] - running[1] - sf.after_resume_s).abs() < 0.01,
+        "second failure {} s after resuming at {}",
+        repeated[0],
+        running[1]
+    );
+    assert!(
+        (running[2] - repeated[0] - sf.outage_s).abs() < 0.01,
+        "resumed {} s after the second failure",
+        running[2] - repeated[0]
+    );
+    let none = run(
+        with(SecondFailover::Listed(Default::default())),
+        SchedulerMode::Default,
+        None,
+    );
+    assert!(times(&none, "failure_repeated").is_empty());
+    // Drawn from the model: always at probability 1, never in reactive mode.
+    let drawn = run(
+        with(SecondFailover::Model),
+        SchedulerMode::Default,
+        Some(1.0),
+    );
+    assert_eq!(times(&drawn, "failure_repeated").len(), 1);
+    let reactive = run(
+        with(SecondFailover::Model),
+        SchedulerMode::Reactive,
+        Some(1.0),
+    );
+    assert!(times(&reactive, "failure_repeated").is_empty());
 }

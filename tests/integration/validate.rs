@@ -46,3 +46,32 @@ fn static_ysb_replay_is_within_the_fitted_targets() {
         assert!(dir.join(file).exists(), "{file}");
     }
 }
+
+/// The recorded TSW Static run fails twice after failures #6 and #12 (throughput back 29-33 s
+/// after the injection, gone again 6 s later for 24-25 s); the replay repeats exactly those.
+#[test]
+fn replay_repeats_the_recorded_second_failovers() {
+    let Some(results) = results() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("v");
+    let o = Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
+        .args([
+            "validate",
+            results.join("1_baseline_CARS_24").to_str().unwrap(),
+            "--no-plots",
+        ])
+        .args(["--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events = std::fs::read_to_string(dir.join("events.csv")).unwrap();
+    let repeated: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains("failure_repeated"))
+        .collect();
+    assert_eq!(repeated.len(), 2, "{repeated:?}");
+    assert!(
+        repeated[0].contains("\"#6:") && repeated[1].contains("\"#12:"),
+        "{repeated:?}"
+    );
+}
