@@ -23,6 +23,17 @@ pub fn run_profile(
     spec: &ProfileSpec,
     seed: u64,
 ) -> ProfileResult {
+    run_profile_from(parent, parent.now(), config, spec, seed)
+}
+
+/// [`run_profile`] deployed at `at` of the parent's workload instead of now.
+pub fn run_profile_from(
+    parent: &Twin,
+    at: SimTime,
+    config: JobConfig,
+    spec: &ProfileSpec,
+    seed: u64,
+) -> ProfileResult {
     let failure_at = spec.warmup + spec.measure;
     let horizon = failure_at
         + spec.align_before_checkpoint
@@ -38,7 +49,7 @@ pub fn run_profile(
         align_before_checkpoint: Some(spec.align_before_checkpoint),
         second_failover: SecondFailover::Model,
     };
-    let mut child = parent.child(config.clone(), horizon, Some(plan), seed);
+    let mut child = parent.child_from(at, config.clone(), horizon, Some(plan), seed);
     child.advance_until(SimTime::ZERO + horizon);
     let start = child.start_epoch();
     let series = child.series();
@@ -47,7 +58,7 @@ pub fn run_profile(
     let throughput_rps = mean_in(&series.throughput_rps, w0, w1);
     let latency_ms = mean_in(&series.latency_ms, w0, w1);
     let consumer_lag = mean_in(&series.consumer_lag, w0, w1);
-    let started_at = parent.now();
+    let started_at = at;
     let Some(&inj) = child.failures_injected().first() else {
         // The failure could not be injected (no completed checkpoint): nothing measured.
         return ProfileResult {

@@ -5,6 +5,7 @@ pub mod catch_up;
 pub mod fit;
 pub mod live;
 pub mod phases;
+pub mod profiles;
 pub mod replay;
 pub mod second_failover;
 pub mod validate;

@@ -237,6 +237,9 @@ pub struct Fidelity {
     pub catch_ups: Vec<(CatchUp, CatchUp)>,
     /// Their comparison.
     pub catch_up: CatchUpErrors,
+    /// The failures (1-based) whose restarted job stopped again soon after resuming
+    /// (`second_failover::recorded`), in the recording and in the replay.
+    pub failed_twice: (Vec<usize>, Vec<usize>),
 }
 
 fn bucket_means(s: &Series, from: i64, to: i64, bucket_s: i64) -> Vec<(i64, f64)> {
@@ -336,7 +339,28 @@ pub fn fidelity_bucketed(recorded: &RunData, simulated: &RunData, bucket_s: i64)
     let rec_catch_ups = catch_up::catch_ups(recorded);
     let sim_catch_ups = catch_up::catch_ups_at(simulated, &recorded.failures);
     let catch_up = catch_up::compare(&rec_catch_ups, &sim_catch_ups);
+    let in_window: Vec<i64> = recorded
+        .failures
+        .iter()
+        .copied()
+        .filter(|&f| f >= from && f < to)
+        .collect();
+    let twice = |run: &RunData| {
+        super::second_failover::recorded(run, &in_window)
+            .into_iter()
+            .map(|i| i + 1)
+            .collect::<Vec<_>>()
+    };
+    // Reactive runs restart a second time when the cut-off TaskManager returns (the twin's
+    // reactive restarts), a different mechanism, which `simulate_with_rates` does not list.
+    let failed_twice =
+        if RecordedPolicy::from_run_name(&recorded.name) == Some(RecordedPolicy::Reactive) {
+            (Vec::new(), Vec::new())
+        } else {
+            (twice(recorded), twice(simulated))
+        };
     Fidelity {
+        failed_twice,
         bucket_s,
         resume_rms_error_s: None,
         throughput_mape_pct,
@@ -465,6 +489,25 @@ pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
             i + 1,
             show(r),
             show(s)
+        ));
+    }
+    let (rec_twice, sim_twice) = &f.failed_twice;
+    if !rec_twice.is_empty() || !sim_twice.is_empty() {
+        let list = |v: &[usize]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.iter()
+                    .map(|i| format!("#{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        out.push_str(&format!(
+            "\nFailed twice (the throughput stops again within 15 s of resuming, TaskManagers \
+             registered; `calibrate::second_failover`): recorded {}, simulated {}.\n",
+            list(rec_twice),
+            list(sim_twice)
         ));
     }
     if !plots.is_empty() {

@@ -157,6 +157,22 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
         &workload_path,
         recorded.window_s,
     )?;
+    // A Demeter run's own profiling runs (the prototype's profiles.csv), profiled again in the
+    // twin at the same moments.
+    let profiles_path = run_dir.join("profiles.csv");
+    let recorded_profiles = match (policy, std::fs::read_to_string(&profiles_path)) {
+        (RecordedPolicy::Demeter, Ok(text)) => {
+            crate::calibrate::profiles::parse_recorded(&profiles_path, &text)?
+        }
+        _ => Vec::new(),
+    };
+    let profile_rows = crate::calibrate::profiles::compare(
+        &model,
+        &rates,
+        recorded.start_epoch,
+        &recorded_profiles,
+        args.load.seed,
+    );
     super::run::claim_output_dir(out, args.force)?;
     let (result, simulated) = simulate_recorded_data(RecordedSetup {
         run: recorded.clone(),
@@ -259,6 +275,20 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
             &phases::phases(&recorded, &restarts, partitions),
             &phases::phases(&simulated, &restarts, partitions),
         ));
+    }
+    if !profile_rows.is_empty() {
+        let cap_s = crate::policy::profile::ProfileSpec::default()
+            .cap
+            .as_secs_f64();
+        let summary = crate::calibrate::profiles::summarize(&profile_rows, cap_s);
+        text.push_str(&crate::calibrate::profiles::render(&profile_rows, &summary));
+        std::fs::write(
+            out.join("profiles_compared.json"),
+            serde_json::to_string_pretty(&serde_json::json!({
+                "summary": summary,
+                "profiles": profile_rows,
+            }))? + "\n",
+        )?;
     }
     if let Some(raw) = raw {
         text.push_str(&format!(

@@ -538,7 +538,20 @@ impl Twin {
         failures: Option<FailurePlan>,
         seed: u64,
     ) -> Twin {
-        let from = (self.now.as_secs() as usize).min(self.setup.workload_rps.len());
+        self.child_from(self.now, config, horizon, failures, seed)
+    }
+
+    /// [`Twin::child`] starting at `at` of this twin's workload instead of now (a recorded
+    /// profile replayed at its own time, `calibrate::profiles`).
+    pub fn child_from(
+        &self,
+        at: SimTime,
+        config: JobConfig,
+        horizon: SimDuration,
+        failures: Option<FailurePlan>,
+        seed: u64,
+    ) -> Twin {
+        let from = (at.as_secs() as usize).min(self.setup.workload_rps.len());
         let to = (from + (horizon.as_ms() / 1000) as usize).min(self.setup.workload_rps.len());
         Twin::new(TwinSetup {
             model: self.setup.model.clone(),

@@ -74,4 +74,10 @@ fn replay_repeats_the_recorded_second_failovers() {
         repeated[0].contains("\"#6:") && repeated[1].contains("\"#12:"),
         "{repeated:?}"
     );
+    // The report finds the same shape in both series.
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("recorded #6, #12, simulated #6, #12."),
+        "{report}"
+    );
 }
