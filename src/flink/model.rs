@@ -170,6 +170,11 @@ pub struct CapacitySpec {
     /// (cpu - overhead) / slots, relative to `reference_cpu_per_slot` - overhead.
     #[serde(default)]
     pub tm_overhead_cores: f64,
+    /// A TaskManager with n slots does n^-exponent of what n one-slot TaskManagers with the
+    /// same usable cores each would (per-slot Kafka clients, RocksDB instances, task threads
+    /// and GC on shared cores). Default 0: slots scale perfectly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_efficiency_exponent: Option<f64>,
     /// Memory per slot below which throughput degrades (state caches, buffers, GC).
     pub memory_working_set_mb: f64,
     /// Throughput factor = (memory per slot / working set)^exponent below the working set.
@@ -472,6 +477,9 @@ impl JobModel {
             256.0,
             file,
         )?;
+        if let Some(v) = c.slot_efficiency_exponent {
+            non_negative("capacity.slot_efficiency_exponent", v, 2.0, file)?;
+        }
         if !(c.tm_overhead_cores >= 0.0 && c.tm_overhead_cores < c.reference_cpu_per_slot) {
             return Err(err(
                 "capacity.tm_overhead_cores",

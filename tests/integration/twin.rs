@@ -981,3 +981,27 @@ fn second_failover_stops_the_resumed_job_again() {
     );
     assert!(times(&reactive, "failure_repeated").is_empty());
 }
+
+/// `[capacity] slot_efficiency_exponent`: a TaskManager with n slots does n^-e of what its
+/// cores would do in one-slot TaskManagers; one-slot configurations do not move.
+#[test]
+fn slot_efficiency_scales_multi_slot_capacity_only() {
+    let capacity = |exponent: Option<f64>, slots: u32| {
+        let mut model = ysb_unshared();
+        model.spec.capacity.slot_efficiency_exponent = exponent;
+        let config = JobConfig {
+            task_slots: slots,
+            ..static_config(8, 10)
+        };
+        Twin::new(setup(model, config, 1_000.0, 10, None)).capacity_rps()[0]
+    };
+    for slots in [1, 2, 4] {
+        let ratio = capacity(Some(0.45), slots) / capacity(None, slots);
+        let expected = (slots as f64).powf(-0.45);
+        assert!((ratio - expected).abs() < 1e-9, "{slots} slots: {ratio} vs {expected}");
+    }
+    let mut spec = ysb().spec;
+    spec.capacity.slot_efficiency_exponent = Some(-0.1);
+    let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+    assert!(e.contains("capacity.slot_efficiency_exponent"), "{e}");
+}
