@@ -1745,8 +1745,8 @@ impl Twin {
         let c = &spec.capacity;
         let usable_per_slot =
             ((self.config.cpu - c.tm_overhead_cores) / self.config.task_slots as f64).max(0.01);
-        let slot_efficiency = (self.config.task_slots.max(1) as f64)
-            .powf(-c.slot_efficiency_exponent.unwrap_or(0.0));
+        let slot_efficiency =
+            (self.config.task_slots.max(1) as f64).powf(-c.slot_efficiency_exponent.unwrap_or(0.0));
         let cpu_factor = usable_per_slot.min(c.max_cpu_per_subtask)
             / (c.reference_cpu_per_slot - c.tm_overhead_cores)
             * slot_efficiency;

@@ -998,7 +998,10 @@ fn slot_efficiency_scales_multi_slot_capacity_only() {
     for slots in [1, 2, 4] {
         let ratio = capacity(Some(0.45), slots) / capacity(None, slots);
         let expected = (slots as f64).powf(-0.45);
-        assert!((ratio - expected).abs() < 1e-9, "{slots} slots: {ratio} vs {expected}");
+        assert!(
+            (ratio - expected).abs() < 1e-9,
+            "{slots} slots: {ratio} vs {expected}"
+        );
     }
     let mut spec = ysb().spec;
     spec.capacity.slot_efficiency_exponent = Some(-0.1);
