@@ -16,20 +16,25 @@ fn results() -> Option<PathBuf> {
     }
 }
 
-#[test]
-fn static_ysb_replay_is_within_the_fitted_targets() {
-    let Some(results) = results() else { return };
+/// Runs `demeter-sim validate` on one recorded run into a fresh folder (kept while the
+/// returned guard lives).
+fn validate(results: &Path, run: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("v");
     let o = Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
-        .args([
-            "validate",
-            results.join("1_baseline_ADS_24_small").to_str().unwrap(),
-        ])
+        .args(["validate", results.join(run).to_str().unwrap()])
+        .args(extra)
         .args(["--out", dir.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (out, dir)
+}
+
+#[test]
+fn static_ysb_replay_is_within_the_fitted_targets() {
+    let Some(results) = results() else { return };
+    let (_out, dir) = validate(&results, "1_baseline_ADS_24_small", &[]);
     let f: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("fidelity.json")).unwrap()).unwrap();
     let get = |k: &str| f[k].as_f64().unwrap();
@@ -52,18 +57,7 @@ fn static_ysb_replay_is_within_the_fitted_targets() {
 #[test]
 fn replay_repeats_the_recorded_second_failovers() {
     let Some(results) = results() else { return };
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().join("v");
-    let o = Command::new(env!("CARGO_BIN_EXE_demeter-sim"))
-        .args([
-            "validate",
-            results.join("1_baseline_CARS_24").to_str().unwrap(),
-            "--no-plots",
-        ])
-        .args(["--out", dir.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_out, dir) = validate(&results, "1_baseline_CARS_24", &["--no-plots"]);
     let events = std::fs::read_to_string(dir.join("events.csv")).unwrap();
     let repeated: Vec<&str> = events
         .lines()
@@ -80,4 +74,33 @@ fn replay_repeats_the_recorded_second_failovers() {
         report.contains("recorded #6, #12, simulated #6, #12."),
         "{report}"
     );
+}
+
+/// A Demeter replay profiles the prototype's recorded profiling runs again in the twin:
+/// every row of profiles.csv is compared, and the summary's counts are consistent.
+#[test]
+fn demeter_replay_compares_the_recorded_profiles() {
+    let Some(results) = results() else { return };
+    let (_out, dir) = validate(&results, "1_demeter_ADS_24_small_new", &["--no-plots"]);
+    let recorded = std::fs::read_to_string(results.join("1_demeter_ADS_24_small_new/profiles.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("profiles_compared.json")).unwrap())
+            .unwrap();
+    let s = &j["summary"];
+    let n = |k: &str| s[k].as_u64().unwrap();
+    assert_eq!(n("profiles") as usize, recorded, "{s}");
+    assert_eq!(j["profiles"].as_array().unwrap().len(), recorded);
+    assert!(
+        n("short_both") <= n("short_recorded").min(n("short_simulated")),
+        "{s}"
+    );
+    assert!(n("unrecovered_both") <= n("unrecovered_recorded").min(n("unrecovered_simulated")));
+    assert!(n("with_recovery") <= n("profiles"));
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("## Profiling runs"), "{report}");
 }
