@@ -1373,9 +1373,11 @@ impl Twin {
                     ),
                 );
                 if duration > heartbeat_detection {
-                    if self.fails_twice(index, &plan.second_failover) {
-                        self.second_failover_due = Some(index);
-                    }
+                    // Overwritten by every failure: a draw that never reached its restart
+                    // (the job was redeploying) must not fire after a later one.
+                    self.second_failover_due = self
+                        .fails_twice(index, &plan.second_failover)
+                        .then_some(index);
                     self.tm_unreachable += 1;
                     self.queue.schedule(
                         self.now + heartbeat_detection,
@@ -1611,11 +1613,13 @@ impl Twin {
     fn resume(&mut self) {
         self.status = JobStatus::Running;
         self.resume_at_least = SimTime::ZERO;
+        // The first resume after the failure decides: a failover's fails again, any other
+        // (a redeploy that overtook the failure) drops the draw.
+        let due = self.second_failover_due.take();
         if self.last_restart_cause == Some(RestartCause::Failover) {
-            if let (Some(index), Some(sf)) = (
-                self.second_failover_due.take(),
-                self.setup.model.spec.restart.second_failover.as_ref(),
-            ) {
+            if let (Some(index), Some(sf)) =
+                (due, self.setup.model.spec.restart.second_failover.as_ref())
+            {
                 self.queue.schedule(
                     self.now + SimDuration::from_secs_f64(sf.after_resume_s),
                     Event::SecondFailover {
