@@ -219,6 +219,16 @@ pub fn parse_profiling(path: &Path, text: &str) -> Result<Vec<ProfilingRow>, Run
 }
 
 impl RunData {
+    /// The failure injections inside the experiment window, ascending.
+    pub fn failures_in_window(&self) -> Vec<i64> {
+        let (from, to) = (self.start_epoch, self.start_epoch + self.window_s);
+        self.failures
+            .iter()
+            .copied()
+            .filter(|&f| f >= from && f < to)
+            .collect()
+    }
+
     /// The six series with their metric names, in [`METRICS`] order.
     pub fn all_series(&self) -> [(&'static str, &Series); 6] {
         [

@@ -39,13 +39,7 @@ pub struct Phases {
 
 /// The restart epochs of `run` inside its window: failures and redeploys, ascending.
 pub fn restarts(run: &RunData) -> Vec<i64> {
-    let (from, to) = (run.start_epoch, run.start_epoch + run.window_s);
-    let mut out: Vec<i64> = run
-        .failures
-        .iter()
-        .copied()
-        .filter(|&f| f >= from && f < to)
-        .collect();
+    let mut out = run.failures_in_window();
     out.extend(
         super::replay::redeploy_episodes(run)
             .into_iter()

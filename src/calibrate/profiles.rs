@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::backend::profiling::run_profile_from;
 use crate::flink::{JobConfig, JobModel, SchedulerMode, Twin, TwinSetup};
 use crate::policy::profile::ProfileSpec;
+use crate::report::stats;
 use crate::runfolder::RunFolderError;
 use crate::time::{SimDuration, SimTime};
 
@@ -234,12 +235,12 @@ pub fn summarize(rows: &[ProfileComparison], cap_s: f64) -> ProfileSummary {
         .filter_map(|r| r.recorded_recovery_s.map(|v| (r, v)))
         .collect();
     let lost = |v: f64| v >= cap_s;
-    let recovered: Vec<(f64, f64)> = with
+    let differences: Vec<f64> = with
         .iter()
         .filter(|(r, v)| !lost(*v) && !lost(r.simulated_recovery_s))
-        .map(|(r, v)| (r.simulated_recovery_s, *v))
+        .map(|(r, v)| r.simulated_recovery_s - v)
         .collect();
-    let n = recovered.len() as f64;
+    let absolute: Vec<f64> = differences.iter().map(|d| d.abs()).collect();
     ProfileSummary {
         profiles: rows.len(),
         short_recorded: rows
@@ -251,7 +252,7 @@ pub fn summarize(rows: &[ProfileComparison], cap_s: f64) -> ProfileSummary {
             .filter(|r| short(r.simulated_throughput_rps, r))
             .count(),
         short_both: both_short.len(),
-        capacity_ratio_median: crate::report::stats::percentile(&ratios, 0.5),
+        capacity_ratio_median: stats::percentile(&ratios, 0.5),
         with_recovery: with.len(),
         unrecovered_recorded: with.iter().filter(|(_, v)| lost(*v)).count(),
         unrecovered_simulated: with
@@ -262,9 +263,8 @@ pub fn summarize(rows: &[ProfileComparison], cap_s: f64) -> ProfileSummary {
             .iter()
             .filter(|(r, v)| lost(*v) && lost(r.simulated_recovery_s))
             .count(),
-        recovery_bias_s: (n > 0.0).then(|| recovered.iter().map(|(s, r)| s - r).sum::<f64>() / n),
-        recovery_mae_s: (n > 0.0)
-            .then(|| recovered.iter().map(|(s, r)| (s - r).abs()).sum::<f64>() / n),
+        recovery_bias_s: stats::mean(&differences),
+        recovery_mae_s: stats::mean(&absolute),
     }
 }
 

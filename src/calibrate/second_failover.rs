@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use super::replay::RecordedPolicy;
 use crate::runfolder::RunData;
 
 /// The first throughput gap must start this soon after the injection (the heartbeat timeout
@@ -23,6 +24,16 @@ const SECOND_GAP_WITHIN_S: i64 = 15;
 const SECOND_GAP_MIN_S: i64 = 4;
 /// A second gap longer than this is something else (e.g. the job stopped for good).
 const SECOND_GAP_MAX_S: i64 = 120;
+
+/// Whether runs managed this way are judged for it: reactive (standalone) runs stop again when
+/// the cut-off TaskManager returns, a different mechanism the twin models itself, and live
+/// recordings kill TaskManagers rather than delay them.
+pub fn applies(policy: Option<RecordedPolicy>) -> bool {
+    !matches!(
+        policy,
+        Some(RecordedPolicy::Reactive) | Some(RecordedPolicy::Live)
+    )
+}
 
 /// Indices into `failures` (epoch seconds, ascending) of the failures whose restarted job
 /// failed a second time: the throughput series has a gap after the injection, resumes, and

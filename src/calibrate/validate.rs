@@ -18,6 +18,7 @@ use crate::time::{SimDuration, SimTime};
 
 use super::catch_up::{self, CatchUp, CatchUpErrors};
 use super::replay::{timeline, RecordedPolicy, ReplayJob, ReplayPolicy};
+use super::second_failover;
 
 /// Everything needed to replay one recorded run.
 pub struct RecordedSetup {
@@ -99,23 +100,17 @@ fn simulate_with_rates(setup: RecordedSetup) -> (RunResult, PerSecond, PerSecond
         RecordedPolicy::Live => SchedulerMode::Adaptive,
         _ => SchedulerMode::Default,
     };
-    let in_window: Vec<i64> = run
-        .failures
-        .iter()
-        .copied()
-        .filter(|&f| f >= run.start_epoch && f < run.start_epoch + run.window_s)
-        .collect();
+    let in_window = run.failures_in_window();
     let failures: Vec<SimTime> = in_window
         .iter()
         .map(|&f| SimTime::from_secs((f - run.start_epoch) as u64))
         .collect();
-    // The failures the recording shows failing twice, replayed as they happened; reactive
-    // (standalone) runs stop again for other reasons (a TaskManager's late return), which the
-    // twin models itself, and live recordings kill TaskManagers rather than delay them.
-    let second_failover = match setup.policy {
-        RecordedPolicy::Reactive | RecordedPolicy::Live => SecondFailover::Listed(BTreeSet::new()),
-        _ => SecondFailover::Listed(super::second_failover::recorded(run, &in_window)),
-    };
+    // The failures the recording shows failing twice, replayed as they happened.
+    let second_failover = SecondFailover::Listed(if second_failover::applies(Some(setup.policy)) {
+        second_failover::recorded(run, &in_window)
+    } else {
+        BTreeSet::new()
+    });
     let failures_scheduled = failures.len();
     let horizon = SimTime::from_secs(run.window_s.max(1) as u64);
     let kind = match setup.policy {
@@ -323,10 +318,9 @@ pub fn fidelity_bucketed(recorded: &RunData, simulated: &RunData, bucket_s: i64)
     );
     let task_managers_mae = (!tms.is_empty())
         .then(|| tms.iter().map(|(s, r)| (s - r).abs()).sum::<f64>() / tms.len() as f64);
-    let per_failure = recorded
-        .failures
+    let in_window = recorded.failures_in_window();
+    let per_failure = in_window
         .iter()
-        .filter(|&&f| f >= from && f < to)
         .enumerate()
         .map(|(i, &f)| {
             (
@@ -339,26 +333,17 @@ pub fn fidelity_bucketed(recorded: &RunData, simulated: &RunData, bucket_s: i64)
     let rec_catch_ups = catch_up::catch_ups(recorded);
     let sim_catch_ups = catch_up::catch_ups_at(simulated, &recorded.failures);
     let catch_up = catch_up::compare(&rec_catch_ups, &sim_catch_ups);
-    let in_window: Vec<i64> = recorded
-        .failures
-        .iter()
-        .copied()
-        .filter(|&f| f >= from && f < to)
-        .collect();
     let twice = |run: &RunData| {
-        super::second_failover::recorded(run, &in_window)
+        second_failover::recorded(run, &in_window)
             .into_iter()
             .map(|i| i + 1)
             .collect::<Vec<_>>()
     };
-    // Reactive runs restart a second time when the cut-off TaskManager returns (the twin's
-    // reactive restarts), a different mechanism, which `simulate_with_rates` does not list.
-    let failed_twice =
-        if RecordedPolicy::from_run_name(&recorded.name) == Some(RecordedPolicy::Reactive) {
-            (Vec::new(), Vec::new())
-        } else {
-            (twice(recorded), twice(simulated))
-        };
+    let failed_twice = if second_failover::applies(RecordedPolicy::from_run_name(&recorded.name)) {
+        (twice(recorded), twice(simulated))
+    } else {
+        (Vec::new(), Vec::new())
+    };
     Fidelity {
         failed_twice,
         bucket_s,
