@@ -243,6 +243,12 @@ pub struct RestartSpec {
     /// again shortly after it resumed (unset: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_failover: Option<SecondFailoverSpec>,
+    /// After a failover, the source tasks (little state to restore) start reading this long
+    /// before processing resumes downstream: their Kafka consumers' metrics start then, and
+    /// what they read waits in the network buffers of the vertices still restoring. Capped by
+    /// the deployment itself (it cannot start before the slots are there). Unset: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_lead_s: Option<f64>,
     /// State restore bandwidth per subtask.
     pub restore_mb_per_s: f64,
     /// Time for a new TaskManager pod to start and register.
@@ -541,6 +547,15 @@ impl JobModel {
                 ));
             }
         }
+        if let Some(v) = r.source_lead_s {
+            if !(0.0..=r.deploy_max_s).contains(&v) {
+                return Err(err(
+                    "restart.source_lead_s",
+                    "a number of seconds >= 0 and <= restart.deploy_max_s (the source cannot read before its slots are there)",
+                    v.to_string(),
+                ));
+            }
+        }
         if let Some(v) = r.reactive_rejoin_late_fraction {
             fraction("restart.reactive_rejoin_late_fraction", v, file)?;
         }
@@ -727,6 +742,26 @@ mod tests {
         spec.restart.redeploy_start_core_s = None;
         spec.restart.redeploy_per_tm_s = None;
         assert!(JobModel::from_spec(spec, "m.toml").is_ok(), "both optional");
+    }
+
+    #[test]
+    fn source_lead_is_checked_against_the_deploy_window() {
+        let mut spec = ysb_spec();
+        spec.restart.source_lead_s = Some(spec.restart.deploy_max_s + 0.5);
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("restart.source_lead_s") && e.contains("m.toml"),
+            "{e}"
+        );
+        let mut spec = ysb_spec();
+        spec.restart.source_lead_s = Some(-1.0);
+        assert!(JobModel::from_spec(spec, "m.toml").is_err());
+        let mut spec = ysb_spec();
+        spec.restart.source_lead_s = Some(f64::NAN);
+        assert!(JobModel::from_spec(spec, "m.toml").is_err());
+        let mut spec = ysb_spec();
+        spec.restart.source_lead_s = Some(spec.restart.deploy_max_s);
+        assert!(JobModel::from_spec(spec, "m.toml").is_ok());
     }
 
     #[test]

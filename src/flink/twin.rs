@@ -240,6 +240,11 @@ pub struct Twin {
     /// When the tasks being deployed got their slots (processing has not resumed yet): from
     /// then the operators' metrics exist and an empty reservoir reads 0.
     deploying_since: Option<SimTime>,
+    /// A failed-over attempt's source tasks read from then on while the rest of the job still
+    /// restores (`[restart] source_lead_s`).
+    source_reads_from: Option<SimTime>,
+    /// The leading source's Kafka consumers exist (their metrics started with them).
+    consumers_started: bool,
     resume_not_before: SimTime,
 
     // Checkpoints.
@@ -366,6 +371,8 @@ impl Twin {
             extra_latency_ms: 0.0,
             waiting_for_slots: false,
             deploying_since: None,
+            source_reads_from: None,
+            consumers_started: false,
             resume_not_before: SimTime::ZERO,
             next_checkpoint_id: 1,
             pending_checkpoint: None,
@@ -807,7 +814,14 @@ impl Twin {
         let (max_process, rest) = scratch.split_at_mut(n);
         let (accept, rest) = rest.split_at_mut(n);
         let (inflow, processed) = rest.split_at_mut(n);
-        let running = self.status == JobStatus::Running;
+        let leading = self.source_leading();
+        if leading && !self.consumers_started {
+            // The restarted source tasks create new Kafka consumers, whose metrics start empty.
+            self.consumers_started = true;
+            self.rate_stat.reset();
+            self.lag_stat.reset();
+        }
+        let running = self.status == JobStatus::Running || leading;
         if running {
             let checkpointing = self.pending_checkpoint.is_some();
             let overhead = if checkpointing {
@@ -866,6 +880,10 @@ impl Twin {
                 let sel = self.graph.vertices[v].selectivity;
                 let by_room = if sel > 0.0 { room / sel } else { f64::INFINITY };
                 max_process[v] = cap.min(by_room).max(0.0);
+                if leading && !self.graph.vertices[v].is_source {
+                    // Still restoring: what the source reads waits in this vertex's buffers.
+                    max_process[v] = 0.0;
+                }
                 if v == 0 && self.edge.ingest.is_some() {
                     max_process[v] = max_process[v].min(self.edge.ingest_cap(dt_s));
                 }
@@ -961,6 +979,11 @@ impl Twin {
         self.trim_arrivals();
     }
 
+    /// A failed-over attempt whose source reads ahead of the restoring rest of the job.
+    fn source_leading(&self) -> bool {
+        self.status != JobStatus::Running && self.source_reads_from.is_some_and(|t| self.now >= t)
+    }
+
     /// Partitions each source subtask reads from, summed: the lag metric is per partition.
     fn effective_partitions(&self) -> u32 {
         self.setup.model.spec.kafka.partitions.max(1)
@@ -1053,6 +1076,15 @@ impl Twin {
             }
             self.last_throughput_rps = None;
             self.last_lag = None;
+            if self.consumers_started {
+                // A leading source's consumers report before the job runs.
+                if let Some(v) = self.rate_stat.measure(self.now) {
+                    self.series.throughput_rps.points.push((epoch, v));
+                }
+                if let Some(v) = self.lag_stat.measure(self.now) {
+                    self.series.consumer_lag.points.push((epoch, v));
+                }
+            }
         }
         if self.tm_registered > 0 {
             let cpu = self.cpu_load_now();
@@ -1507,6 +1539,8 @@ impl Twin {
         let replay = (self.consumed - rewind_to).max(0.0);
         self.consumed = rewind_to;
         self.deploying_since = None;
+        self.source_reads_from = None;
+        self.consumers_started = false;
         if self.reservoir.is_some() {
             let rewind_ms = self.arrival_ms(rewind_to);
             if let Some(r) = self.reservoir.as_mut() {
@@ -1602,6 +1636,17 @@ impl Twin {
             )),
             None => start,
         });
+        let lead = match (self.last_restart_cause, r.source_lead_s) {
+            (Some(RestartCause::Failover), Some(lead_s)) if lead_s > 0.0 => Some(lead_s),
+            _ => None,
+        };
+        self.source_reads_from = lead.map(|lead_s| {
+            start.max(SimTime::from_ms(
+                resume_at
+                    .as_ms()
+                    .saturating_sub(SimDuration::from_secs_f64(lead_s).as_ms()),
+            ))
+        });
         self.queue.schedule(
             resume_at,
             Event::Resume {
@@ -1632,9 +1677,13 @@ impl Twin {
         self.tm_warm = self.tm_registered.saturating_sub(self.tm_unreachable);
         self.deploying_since = None;
         self.running_since = self.now;
-        // The restarted source tasks create new Kafka consumers, whose metrics start empty.
-        self.rate_stat.reset();
-        self.lag_stat.reset();
+        // The restarted source tasks create new Kafka consumers, whose metrics start empty
+        // (unless they started reading ahead of the rest of the job).
+        if !std::mem::take(&mut self.consumers_started) {
+            self.rate_stat.reset();
+            self.lag_stat.reset();
+        }
+        self.source_reads_from = None;
         self.totals
             .iter_mut()
             .for_each(|t| *t = VertexSecond::default());

@@ -78,8 +78,11 @@ fn pending_by_second(twin: &mut Twin, secs: u64) -> Vec<f64> {
 #[test]
 fn failure_replays_since_last_checkpoint_and_drains_at_capacity_minus_rate() {
     let rate = 40_000.0;
+    // Without the source's lead (its own test below), nothing is read until the job resumes.
+    let mut model = ysb_unshared();
+    model.spec.restart.source_lead_s = None;
     let mut twin = Twin::new(setup(
-        ysb_unshared(),
+        model,
         static_config(24, 10),
         rate,
         400,
@@ -1007,4 +1010,81 @@ fn slot_efficiency_scales_multi_slot_capacity_only() {
     spec.capacity.slot_efficiency_exponent = Some(-0.1);
     let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
     assert!(e.contains("capacity.slot_efficiency_exponent"), "{e}");
+}
+
+/// `[restart] source_lead_s`: after a failover the source reads (and its Kafka consumers report)
+/// that long before the job resumes, while the rest of the job processes nothing; a model
+/// without it reports nothing until the job runs again, and the resume itself does not move.
+#[test]
+fn a_failed_over_source_reads_ahead_of_the_restoring_job() {
+    let lead_s = ysb()
+        .spec
+        .restart
+        .source_lead_s
+        .expect("the shipped YSB model has [restart] source_lead_s");
+    let run = |lead: Option<f64>| {
+        let mut model = ysb();
+        model.spec.restart.source_lead_s = lead;
+        model.spec.restart.second_failover = None;
+        let mut twin = Twin::new(setup(
+            model,
+            static_config(24, 10),
+            40_000.0,
+            400,
+            Some(one_delay_at(205)),
+        ));
+        let mut pending = vec![];
+        for s in 1..=400 {
+            twin.advance_until(SimTime::from_secs(s));
+            pending.push((twin.status(), twin.pending_records()));
+        }
+        let resumed = twin
+            .events()
+            .iter()
+            .filter(|e| e.kind == "job_running")
+            .map(|e| e.time.as_secs_f64())
+            .nth(1)
+            .expect("the job resumed after the failure");
+        let restarted = twin
+            .events()
+            .iter()
+            .find(|e| e.kind == "job_restarting")
+            .expect("the failure restarted the job")
+            .time
+            .as_secs_f64();
+        (twin.series().clone(), resumed, restarted, pending)
+    };
+    let (with, resumed, restarted, pending_with) = run(Some(lead_s));
+    let (without, resumed_without, _, pending_without) = run(None);
+    assert_eq!(resumed, resumed_without, "processing resumes when it did");
+    // The first throughput sample after the outage (epoch = second index here).
+    let first_after = |s: &demeter_sim::flink::twin::TwinSeries| {
+        s.throughput_rps
+            .points
+            .iter()
+            .map(|p| p.0 as f64)
+            .find(|&t| t > restarted)
+            .unwrap()
+    };
+    let (w, wo) = (first_after(&with), first_after(&without));
+    assert!(
+        wo >= resumed - 1.0,
+        "no lead: metrics from the resume ({wo} vs {resumed})"
+    );
+    assert!(
+        w < resumed - 1.0 && w >= resumed - lead_s - 1.0,
+        "lead: metrics {lead_s} s before the resume at {resumed}, got {w}"
+    );
+    // The latency metric still reads the restoring job (0 or nothing) during the lead.
+    let lat = with.latency_ms.range(w as i64, resumed as i64 - 1);
+    assert!(lat.iter().all(|p| p.1 == 0.0), "{lat:?}");
+    // By the resume the source has taken part of the backlog: less pending than without.
+    let at = resumed as usize - 1;
+    assert!(
+        pending_with[at].1 < pending_without[at].1 - 40_000.0,
+        "pending at resume {} vs {}",
+        pending_with[at].1,
+        pending_without[at].1
+    );
+    assert_ne!(pending_with[at].0, JobStatus::Running);
 }
