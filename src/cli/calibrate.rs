@@ -165,9 +165,46 @@ fn write_model(
     seed: u64,
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path)?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .with_context(|| format!("{}: not valid TOML", path.display()))?;
+    let record = FitRecord {
+        run,
+        workload,
+        seed,
+        loss_before: result.loss_initial,
+        loss_after: result.loss_fitted,
+        evaluations: result.evaluations,
+    };
+    let out = updated_model_text(&text, spec, &record)
+        .with_context(|| format!("{}: cannot update the model", path.display()))?;
+    // The result must still be a valid model.
+    let check: crate::flink::JobModelSpec = toml::from_str(&out)
+        .with_context(|| format!("{}: the updated model does not parse", path.display()))?;
+    crate::flink::JobModel::from_spec(check, &path.display().to_string())?;
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
+/// What `[calibration]` records about a fit.
+struct FitRecord<'a> {
+    run: &'a Path,
+    workload: &'a Path,
+    seed: u64,
+    loss_before: f64,
+    loss_after: f64,
+    evaluations: u64,
+}
+
+const CALIBRATION_HEADER: &str =
+    "# Written by `demeter-sim calibrate --write`: the run this model was fitted on.\n";
+
+/// The model file's text with the fitted values of `spec` and a `[calibration]` table for
+/// `record`; every comment stays where it was (a comment above an existing `[calibration]`
+/// belongs to the key before it and is kept).
+fn updated_model_text(
+    text: &str,
+    spec: &crate::flink::JobModelSpec,
+    record: &FitRecord,
+) -> anyhow::Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("not valid TOML")?;
     let set = |item: &mut toml_edit::Item, v: f64| {
         if let Some(value) = item.as_value_mut() {
             let decor = value.decor().clone();
@@ -200,23 +237,90 @@ fn write_model(
     ] {
         set(&mut doc[section][key], v);
     }
+    // toml_edit keeps the comment lines above a table header as that table's prefix: reuse an
+    // existing record's prefix (it holds the previous key's trailing comments and the header
+    // line), else write the header line.
+    let prefix = doc
+        .get("calibration")
+        .and_then(|item| item.as_table())
+        .and_then(|t| t.decor().prefix())
+        .and_then(|p| p.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("\n{CALIBRATION_HEADER}"));
     let mut cal = toml_edit::Table::new();
-    cal.decor_mut().set_prefix(
-        "\n# Written by `demeter-sim calibrate --write`: the run this model was fitted on.\n",
-    );
-    cal["run"] = toml_edit::value(run.display().to_string());
-    cal["workload"] = toml_edit::value(workload.display().to_string());
-    cal["seed"] = toml_edit::value(seed as i64);
-    cal["loss_before"] = toml_edit::value(round_sig(result.loss_initial, 5));
-    cal["loss_after"] = toml_edit::value(round_sig(result.loss_fitted, 5));
-    cal["evaluations"] = toml_edit::value(result.evaluations as i64);
+    cal.decor_mut().set_prefix(prefix);
+    cal["run"] = toml_edit::value(record.run.display().to_string());
+    cal["workload"] = toml_edit::value(record.workload.display().to_string());
+    cal["seed"] = toml_edit::value(record.seed as i64);
+    cal["loss_before"] = toml_edit::value(round_sig(record.loss_before, 5));
+    cal["loss_after"] = toml_edit::value(round_sig(record.loss_after, 5));
+    cal["evaluations"] = toml_edit::value(record.evaluations as i64);
     cal["tool_version"] = toml_edit::value(env!("CARGO_PKG_VERSION"));
     doc["calibration"] = toml_edit::Item::Table(cal);
-    let out = doc.to_string();
-    // The result must still be a valid model.
-    let check: crate::flink::JobModelSpec = toml::from_str(&out)
-        .with_context(|| format!("{}: the updated model does not parse", path.display()))?;
-    crate::flink::JobModel::from_spec(check, &path.display().to_string())?;
-    std::fs::write(path, out)?;
-    Ok(())
+    Ok(doc.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_of(text: &str) -> crate::flink::JobModelSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn writing_a_fit_keeps_every_comment_and_replaces_the_record() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        // A comment line continuing the last fitted key, right above the record.
+        let text = text.replace(
+            "\n\n# Written by",
+            "\n                                  # a continuation of the key above\n\n# Written by",
+        );
+        assert!(text.contains("# a continuation of the key above"));
+        let mut spec = spec_of(&text);
+        spec.cpu_load.idle = 0.05;
+        let record = FitRecord {
+            run: Path::new("runs/x"),
+            workload: Path::new("w.csv"),
+            seed: 7,
+            loss_before: 1.23456789,
+            loss_after: 0.5,
+            evaluations: 9,
+        };
+        let once = updated_model_text(&text, &spec, &record).unwrap();
+        let twice = updated_model_text(&once, &spec, &record).unwrap();
+        assert_eq!(once, twice, "writing the same fit again changes nothing");
+        let comments = |t: &str| {
+            t.lines()
+                .filter_map(|l| l.find('#').map(|i| l[i..].to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(comments(&once), comments(&text));
+        assert_eq!(once.lines().filter(|l| *l == "[calibration]").count(), 1);
+        let back = spec_of(&once);
+        assert_eq!(back.cpu_load.idle, 0.05);
+        assert!(once.contains("loss_before = 1.2346"));
+        assert!(once.contains("seed = 7"));
+    }
+
+    #[test]
+    fn a_model_without_a_record_gets_one_with_its_header() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cut = text.find("\n# Written by").unwrap();
+        let bare = &text[..cut];
+        let spec = spec_of(bare);
+        let record = FitRecord {
+            run: Path::new("r"),
+            workload: Path::new("w"),
+            seed: 1,
+            loss_before: 2.0,
+            loss_after: 1.0,
+            evaluations: 3,
+        };
+        let out = updated_model_text(bare, &spec, &record).unwrap();
+        assert!(out.contains(CALIBRATION_HEADER));
+        assert_eq!(out.lines().filter(|l| *l == "[calibration]").count(), 1);
+    }
 }
