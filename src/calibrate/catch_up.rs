@@ -28,6 +28,10 @@ pub struct CatchUp {
     pub injected: i64,
     /// First second with a latency sample above 0 after the job was down (processing resumed).
     pub resumed: Option<i64>,
+    /// How long before `resumed` the Kafka throughput metric has reported without a gap: how
+    /// far the restarted source's consumers ran ahead of the first latency sample (None: the
+    /// throughput series had no gap between the injection and `resumed`).
+    pub consumers_ahead_s: Option<i64>,
     /// Length of the high-CPU run that starts within 3 s of `resumed`, s.
     pub duration_s: Option<i64>,
     /// Mean CPU load over that run.
@@ -77,6 +81,7 @@ fn measure(run: &RunData, injected: i64, next: i64) -> CatchUp {
         .filter(|&v| v > LATENCY_SLO_MS)
         .collect();
     let resumed = resumed_at(lat, injected, next.min(injected + 300));
+    let consumers_ahead_s = resumed.and_then(|r| ahead_of(&run.throughput_rps, injected, r));
     let before: Vec<f64> = run
         .cpu_load
         .range(injected - 120, injected - 5)
@@ -99,6 +104,7 @@ fn measure(run: &RunData, injected: i64, next: i64) -> CatchUp {
     CatchUp {
         injected,
         resumed,
+        consumers_ahead_s,
         cpu_after_resume,
         duration_s: run_cpu.map(|(d, _)| d),
         cpu_mean: run_cpu.map(|(_, m)| m),
@@ -121,6 +127,21 @@ fn resumed_at(lat: &Series, injected: i64, until: i64) -> Option<i64> {
         expect = t + 1;
     }
     None
+}
+
+/// Seconds from the start of the gap-free run of `series` samples that ends just before
+/// `resumed` to `resumed`, if that run starts after `injected` (a gap precedes it).
+fn ahead_of(series: &Series, injected: i64, resumed: i64) -> Option<i64> {
+    let pts = series.range(injected + 1, resumed);
+    let mut first = resumed;
+    for &(t, _) in pts.iter().rev() {
+        if t != first - 1 {
+            break;
+        }
+        first = t;
+    }
+    // A gap-free run reaching back to the injection is no restart of the consumers.
+    (first > injected + 1).then_some(resumed - first)
 }
 
 /// The run of seconds whose centred 3-s mean CPU load is >= `threshold`, starting within 3 s
@@ -157,6 +178,8 @@ pub struct CatchUpErrors {
     /// Mean seconds from injection to processing resuming, recorded and simulated, over the
     /// failures where both resumed.
     pub resumed_mean_s: Option<(f64, f64)>,
+    /// Mean [`CatchUp::consumers_ahead_s`], recorded and simulated, where both were measured.
+    pub consumers_ahead_mean_s: Option<(f64, f64)>,
     /// Failures compared: the recording shows a catch-up and the replay resumed.
     pub paired: usize,
 }
@@ -200,8 +223,13 @@ pub fn compare(recorded: &[CatchUp], simulated: &[CatchUp]) -> CatchUpErrors {
             ))
         })
         .collect();
+    let ahead: Vec<(f64, f64)> = pairs
+        .iter()
+        .filter_map(|(r, s)| Some((r.consumers_ahead_s? as f64, s.consumers_ahead_s? as f64)))
+        .collect();
     CatchUpErrors {
         duration_rms_s: mean(&squared).map(f64::sqrt),
+        consumers_ahead_mean_s: means(&ahead),
         duration_mean_s: means(&durations),
         cpu_mean: means(&cpu),
         area_mean_s: means(&areas),
@@ -257,6 +285,31 @@ mod tests {
         assert_eq!(c[0].seconds_over, 10);
         let area: f64 = (0..10).map(|i| 20.0 - 2.0 * i as f64 - 1.5).sum();
         assert!((c[0].area_over_s - area).abs() < 1e-9);
+    }
+
+    #[test]
+    fn consumers_ahead_is_the_gap_free_throughput_before_resuming() {
+        // Throughput reported until 219, missing 220-225, back from 226: 6 s before 232.
+        let mut r = one_failure();
+        r.throughput_rps.points = (0..600)
+            .filter(|t| !(220..226).contains(t))
+            .map(|t| (t, 40_000.0))
+            .collect();
+        let rec = catch_ups(&r);
+        assert_eq!(rec[0].consumers_ahead_s, Some(6));
+        // Back only with processing: 0 s ahead.
+        let mut at_resume = r.clone();
+        at_resume
+            .throughput_rps
+            .points
+            .retain(|p| !(220..232).contains(&p.0));
+        let sim = catch_ups(&at_resume);
+        assert_eq!(sim[0].consumers_ahead_s, Some(0));
+        assert_eq!(compare(&rec, &sim).consumers_ahead_mean_s, Some((6.0, 0.0)));
+        // No gap at all: not a restart of the consumers.
+        let mut r = one_failure();
+        r.throughput_rps.points = (0..600).map(|t| (t, 40_000.0)).collect();
+        assert_eq!(catch_ups(&r)[0].consumers_ahead_s, None);
     }
 
     #[test]

@@ -441,12 +441,14 @@ pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
              | catch-up (CPU load >= 0.25 above its level before), mean s | {} |\n\
              | catch-up duration RMS error, s | {} |\n\
              | failure to processing resumed, mean s | {} |\n\
+             | Kafka metrics back before processing resumed, mean s | {} |\n\
              | CPU load while catching up, mean | {} |\n\
              | latency-seconds above 1.5 s per failure (250 s), mean | {} |\n",
             c.paired,
             pair(c.duration_mean_s, 1),
             opt(c.duration_rms_s, 1),
             pair(c.resumed_mean_s, 1),
+            pair(c.consumers_ahead_mean_s, 1),
             pair(c.cpu_mean, 2),
             pair(c.area_mean_s, 0),
         ));
