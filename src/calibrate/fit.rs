@@ -76,6 +76,11 @@ pub const PARAMS: &[Param] = &[
         lower: 0.05,
         upper: 1.5,
     },
+    Param {
+        key: "restart.source_lead_s",
+        lower: 0.0,
+        upper: 10.0,
+    },
 ];
 
 /// The parameters `calibrate` fits on a live recording of RateJob (`models/ratejob.toml`):
@@ -117,6 +122,7 @@ pub fn get(spec: &JobModelSpec, key: &str) -> f64 {
         "checkpoint.duration_base_ms" => spec.checkpoint.duration_base_ms,
         "cpu_load.idle" => spec.cpu_load.idle,
         "cpu_load.per_busy_subtask" => spec.cpu_load.per_busy_subtask,
+        "restart.source_lead_s" => spec.restart.source_lead_s.unwrap_or(0.0),
         other => panic!("unknown calibration parameter {other}"),
     }
 }
@@ -139,6 +145,10 @@ pub fn apply(base: &JobModelSpec, params: &[Param], values: &[f64]) -> JobModelS
             "checkpoint.duration_base_ms" => s.checkpoint.duration_base_ms = v,
             "cpu_load.idle" => s.cpu_load.idle = v,
             "cpu_load.per_busy_subtask" => s.cpu_load.per_busy_subtask = v,
+            // Capped by the deploy window, as the model file's check requires.
+            "restart.source_lead_s" => {
+                s.restart.source_lead_s = Some(v.clamp(0.0, s.restart.deploy_max_s))
+            }
             other => panic!("unknown calibration parameter {other}"),
         }
     }
@@ -326,4 +336,48 @@ pub fn fit(
         },
         spec,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ysb() -> JobModelSpec {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml");
+        toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_fitted_parameter_reads_back_what_was_applied() {
+        let base = ysb();
+        for p in PARAMS.iter().chain(LIVE_PARAMS) {
+            let v = p.lower + 0.37 * (p.upper - p.lower);
+            let s = apply(&base, std::slice::from_ref(p), &[v]);
+            if p.key == "capacity.scale" {
+                let ratio = base.operators[0].cost_us / s.operators[0].cost_us;
+                assert!((ratio - v).abs() < 1e-12, "{}", p.key);
+            } else {
+                assert!(
+                    (get(&s, p.key) - v).abs() < 1e-12,
+                    "{}: {}",
+                    p.key,
+                    get(&s, p.key)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_source_lead_stays_inside_the_deploy_window() {
+        let base = ysb();
+        let lead = PARAMS
+            .iter()
+            .find(|p| p.key == "restart.source_lead_s")
+            .unwrap();
+        let s = apply(&base, std::slice::from_ref(lead), &[lead.upper]);
+        assert_eq!(s.restart.source_lead_s, Some(base.restart.deploy_max_s));
+        let mut none = base.clone();
+        none.restart.source_lead_s = None;
+        assert_eq!(get(&none, "restart.source_lead_s"), 0.0);
+    }
 }

@@ -237,6 +237,15 @@ fn updated_model_text(
     ] {
         set(&mut doc[section][key], v);
     }
+    // The source's lead is optional in a model: written where it is, added where it is not.
+    if let Some(v) = spec.restart.source_lead_s {
+        let item = &mut doc["restart"]["source_lead_s"];
+        if item.is_none() {
+            *item = toml_edit::value(round_sig(v, 5));
+        } else {
+            set(item, v);
+        }
+    }
     // toml_edit keeps the comment lines above a table header as that table's prefix: reuse an
     // existing record's prefix (it holds the previous key's trailing comments and the header
     // line), else write the header line.
@@ -302,6 +311,34 @@ mod tests {
         assert_eq!(back.cpu_load.idle, 0.05);
         assert!(once.contains("loss_before = 1.2346"));
         assert!(once.contains("seed = 7"));
+    }
+
+    #[test]
+    fn a_fitted_source_lead_is_added_to_a_model_without_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tsw.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut spec = spec_of(&text);
+        assert_eq!(spec.restart.source_lead_s, None);
+        spec.restart.source_lead_s = Some(1.25);
+        let record = FitRecord {
+            run: Path::new("r"),
+            workload: Path::new("w"),
+            seed: 1,
+            loss_before: 2.0,
+            loss_after: 1.0,
+            evaluations: 3,
+        };
+        let out = updated_model_text(&text, &spec, &record).unwrap();
+        assert_eq!(spec_of(&out).restart.source_lead_s, Some(1.25));
+        // Written again, it is updated in place, not added twice.
+        spec.restart.source_lead_s = Some(2.5);
+        let again = updated_model_text(&out, &spec, &record).unwrap();
+        assert_eq!(spec_of(&again).restart.source_lead_s, Some(2.5));
+        let keys = again
+            .lines()
+            .filter(|l| l.starts_with("source_lead_s"))
+            .count();
+        assert_eq!(keys, 1);
     }
 
     #[test]
