@@ -277,10 +277,29 @@ mod tests {
         toml::from_str(text).unwrap()
     }
 
+    fn model_text(name: &str) -> String {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("models")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    fn some_record() -> FitRecord<'static> {
+        FitRecord {
+            run: Path::new("r"),
+            workload: Path::new("w"),
+            seed: 1,
+            loss_before: 2.0,
+            loss_after: 1.0,
+            evaluations: 3,
+        }
+    }
+
     #[test]
     fn writing_a_fit_keeps_every_comment_and_replaces_the_record() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = model_text("ysb.toml");
         // A comment line continuing the last fitted key, right above the record.
         let text = text.replace(
             "\n\n# Written by",
@@ -315,19 +334,11 @@ mod tests {
 
     #[test]
     fn a_fitted_source_lead_is_added_to_a_model_without_one() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tsw.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = model_text("tsw.toml");
         let mut spec = spec_of(&text);
         assert_eq!(spec.restart.source_lead_s, None);
         spec.restart.source_lead_s = Some(1.25);
-        let record = FitRecord {
-            run: Path::new("r"),
-            workload: Path::new("w"),
-            seed: 1,
-            loss_before: 2.0,
-            loss_after: 1.0,
-            evaluations: 3,
-        };
+        let record = some_record();
         let out = updated_model_text(&text, &spec, &record).unwrap();
         assert_eq!(spec_of(&out).restart.source_lead_s, Some(1.25));
         // Written again, it is updated in place, not added twice.
@@ -343,19 +354,11 @@ mod tests {
 
     #[test]
     fn a_model_without_a_record_gets_one_with_its_header() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ysb.toml");
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = model_text("ysb.toml");
         let cut = text.find("\n# Written by").unwrap();
         let bare = &text[..cut];
         let spec = spec_of(bare);
-        let record = FitRecord {
-            run: Path::new("r"),
-            workload: Path::new("w"),
-            seed: 1,
-            loss_before: 2.0,
-            loss_after: 1.0,
-            evaluations: 3,
-        };
+        let record = some_record();
         let out = updated_model_text(bare, &spec, &record).unwrap();
         assert!(out.contains(CALIBRATION_HEADER));
         assert_eq!(out.lines().filter(|l| *l == "[calibration]").count(), 1);

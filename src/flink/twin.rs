@@ -1059,12 +1059,7 @@ impl Twin {
             self.last_throughput_rps = self.rate_stat.measure(self.now);
             self.last_lag = self.lag_stat.measure(self.now);
             self.series.latency_ms.points.push((epoch, latency));
-            if let Some(v) = self.last_throughput_rps {
-                self.series.throughput_rps.points.push((epoch, v));
-            }
-            if let Some(v) = self.last_lag {
-                self.series.consumer_lag.points.push((epoch, v));
-            }
+            self.push_kafka_metrics(epoch, self.last_throughput_rps, self.last_lag);
         } else {
             // Deployed tasks whose histograms hold no sample yet report 0 (recorded after
             // every restart); otherwise the job has no metrics.
@@ -1078,12 +1073,11 @@ impl Twin {
             self.last_lag = None;
             if self.consumers_started {
                 // A leading source's consumers report before the job runs.
-                if let Some(v) = self.rate_stat.measure(self.now) {
-                    self.series.throughput_rps.points.push((epoch, v));
-                }
-                if let Some(v) = self.lag_stat.measure(self.now) {
-                    self.series.consumer_lag.points.push((epoch, v));
-                }
+                let (rate, lag) = (
+                    self.rate_stat.measure(self.now),
+                    self.lag_stat.measure(self.now),
+                );
+                self.push_kafka_metrics(epoch, rate, lag);
             }
         }
         if self.tm_registered > 0 {
@@ -1092,6 +1086,16 @@ impl Twin {
             self.series.cpu_load.points.push((epoch, cpu));
         } else {
             self.last_cpu_load = None;
+        }
+    }
+
+    /// Writes the Kafka consumer metrics of second `epoch` into the run's series.
+    fn push_kafka_metrics(&mut self, epoch: i64, rate: Option<f64>, lag: Option<f64>) {
+        if let Some(v) = rate {
+            self.series.throughput_rps.points.push((epoch, v));
+        }
+        if let Some(v) = lag {
+            self.series.consumer_lag.points.push((epoch, v));
         }
     }
 
