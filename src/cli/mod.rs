@@ -89,12 +89,54 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<CheckFailed>().is_some() => {
-            eprintln!("check failed: {e:#}");
+            eprintln!("check failed: {}", error_text(&e));
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause whose text the message before
+/// it already ends with (our error types name their I/O cause in their own message).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("data.csv: {source}")]
+    struct NamesItsCause {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(NamesItsCause { source: io }).context("reading run r1");
+        assert_eq!(error_text(&e), "reading run r1: data.csv: no such file");
+    }
+
+    #[test]
+    fn a_cause_not_in_the_message_is_kept() {
+        let e = anyhow::anyhow!("bad value").context("scenario.toml: key job.model");
+        assert_eq!(error_text(&e), "scenario.toml: key job.model: bad value");
     }
 }

@@ -157,6 +157,20 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
         ));
     }
     let model_path = resolve(&spec.job.model);
+    if !model_path.is_file() {
+        return Err(SpecError::invalid(
+            path,
+            "job.model",
+            "a job model file, relative to the scenario file's folder (e.g. \"../models/ysb.toml\")",
+            format!(
+                "{:?}, i.e. {}, which is not a file",
+                spec.job.model,
+                std::path::absolute(&model_path)
+                    .unwrap_or_else(|_| model_path.clone())
+                    .display()
+            ),
+        ));
+    }
     let mut model = load_model(&model_path)?;
     for (op, sel) in &spec.job.selectivity {
         let key = format!("job.selectivity.{op:?}");

@@ -103,8 +103,25 @@ fn negative_and_absurd_values_are_rejected_with_the_key() {
 fn missing_model_file_names_the_path() {
     assert_bad_input(
         &GOOD.replace("MODELS/ysb.toml", "MODELS/nope.toml"),
-        &["nope.toml", "cannot read"],
+        &["nope.toml", "job.model", "which is not a file"],
     );
+}
+
+#[test]
+fn a_missing_run_folder_names_the_folder_and_says_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no_such_run");
+    let out = dir.path().join("out");
+    let o = run(&[
+        "validate",
+        missing.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("no_such_run"), "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
 
 #[test]
