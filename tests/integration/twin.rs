@@ -579,9 +579,28 @@ fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
         about(w[2].1 - w[2].0, delay_ms + warm_ms),
         "failover onto the survivors: {w:?}"
     );
-    let back = w[3].1 - w[3].0;
-    assert!(back >= cold_ms.0 && back <= cold_ms.1, "{w:?}");
+    // The cut-off TaskManager kept its JVM (`reactive_rejoin_warm`): adding it back is warm.
+    assert!(
+        about(w[3].1 - w[3].0, warm_ms),
+        "back from the delay: {w:?}"
+    );
     assert_eq!(twin.parallelism()[0], 20);
+
+    // Without `reactive_rejoin_warm` the returning TaskManager counts as a new one: cold.
+    let mut model = ysb();
+    model.spec.restart.reactive_rejoin_warm = None;
+    let mut twin = reactive(setup(
+        model,
+        static_config(24, 20),
+        30_000.0,
+        600,
+        Some(one_delay_at(300)),
+    ));
+    twin.advance_until(SimTime::from_secs(600));
+    let w = restart_windows(&twin);
+    assert_eq!(w.len(), 2, "{w:?}");
+    let back = w[1].1 - w[1].0;
+    assert!(back >= cold_ms.0 && back <= cold_ms.1, "{w:?}");
 
     // Without `deploy_warm_s` every restart takes the cold window.
     let mut model = ysb();

@@ -88,9 +88,11 @@ impl Twin {
                     );
                     self.tm_starting += 1;
                     let late = self.rejoin_late();
+                    let warm = self.setup.scheduler == SchedulerMode::Reactive
+                        && r.reactive_rejoin_warm == Some(true);
                     self.queue.schedule(
                         self.now + duration + late,
-                        Event::TaskManagersRegistered { count: 1 },
+                        Event::TaskManagersRegistered { count: 1, warm },
                     );
                 }
             }
@@ -111,7 +113,10 @@ impl Twin {
                 let replace = detection + SimDuration::from_secs_f64(r.tm_start_s);
                 self.queue.schedule(
                     self.now + replace,
-                    Event::TaskManagersRegistered { count: 1 },
+                    Event::TaskManagersRegistered {
+                        count: 1,
+                        warm: false,
+                    },
                 );
             }
             FailureKind::LinkOutage { link, down_for } => {
@@ -158,7 +163,7 @@ impl Twin {
                 self.tm_starting += count;
                 self.queue.schedule(
                     self.now + down_for.max(heartbeat_detection),
-                    Event::TaskManagersRegistered { count },
+                    Event::TaskManagersRegistered { count, warm: false },
                 );
             }
         }

@@ -103,6 +103,9 @@ enum Event {
     },
     TaskManagersRegistered {
         count: u32,
+        /// The TaskManagers' JVMs ran the job before and kept running (a reactive-mode
+        /// TaskManager back from a network delay, `reactive_rejoin_warm`): they count as warm.
+        warm: bool,
     },
     TaskManagersLeft {
         count: u32,
@@ -667,10 +670,13 @@ impl Twin {
                     self.on_task_managers_changed();
                 }
             }
-            Event::TaskManagersRegistered { count } => {
+            Event::TaskManagersRegistered { count, warm } => {
                 let count = count.min(self.tm_starting);
                 self.tm_starting -= count;
                 self.tm_registered += count;
+                if warm {
+                    self.tm_warm = (self.tm_warm + count).min(self.tm_registered);
+                }
                 self.log(
                     "task_managers_registered",
                     format!("+{count}, now {}", self.tm_registered),

@@ -81,7 +81,10 @@ impl Twin {
             let start = SimDuration::from_secs_f64(self.setup.model.spec.restart.tm_start_s);
             self.queue.schedule(
                 self.now + start,
-                Event::TaskManagersRegistered { count: add },
+                Event::TaskManagersRegistered {
+                    count: add,
+                    warm: false,
+                },
             );
         } else if count < self.tm_registered {
             let remove = self.tm_registered - count;
@@ -334,7 +337,10 @@ impl Twin {
         }
         self.queue.schedule(
             self.now + SimDuration::from_secs_f64(teardown_s + r.jm_start_s + tm_start_s),
-            Event::TaskManagersRegistered { count: tms },
+            Event::TaskManagersRegistered {
+                count: tms,
+                warm: false,
+            },
         );
     }
 
