@@ -20,6 +20,11 @@ pub const CPU_RISE: f64 = 0.25;
 pub const LATENCY_SLO_MS: f64 = 1500.0;
 /// Seconds after the injection over which the latency is summed (the reservoir tail included).
 pub const LATENCY_SPAN_S: i64 = 250;
+/// The span around processing resuming searched for [`CatchUp::cpu_peak`]: from this long
+/// before (the source's lead) ...
+pub const PEAK_BEFORE_S: i64 = 5;
+/// ... to this long after (the recorded catch-ups end within 5-64 s).
+pub const PEAK_AFTER_S: i64 = 30;
 
 /// One failure's catch-up.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -39,6 +44,9 @@ pub struct CatchUp {
     /// Mean CPU load over the 10 s from `resumed` (what a comparison uses when one side shows
     /// no high-CPU run: no visible catch-up counts as 0 s at this load).
     pub cpu_after_resume: Option<f64>,
+    /// The highest centred 3-s mean CPU load from [`PEAK_BEFORE_S`] before to [`PEAK_AFTER_S`]
+    /// after `resumed`: the level a saturated TaskManager reads (recorded 0.97-0.99).
+    pub cpu_peak: Option<f64>,
     /// Seconds with latency above [`LATENCY_SLO_MS`] in the [`LATENCY_SPAN_S`] after the
     /// injection (or up to the next one).
     pub seconds_over: i64,
@@ -101,11 +109,17 @@ fn measure(run: &RunData, injected: i64, next: i64) -> CatchUp {
             .collect();
         mean(&w)
     });
+    let cpu_peak = resumed.and_then(|r| {
+        (r - PEAK_BEFORE_S..(r + PEAK_AFTER_S).min(next))
+            .filter_map(|t| mean3(&run.cpu_load, t))
+            .reduce(f64::max)
+    });
     CatchUp {
         injected,
         resumed,
         consumers_ahead_s,
         cpu_after_resume,
+        cpu_peak,
         duration_s: run_cpu.map(|(d, _)| d),
         cpu_mean: run_cpu.map(|(_, m)| m),
         seconds_over: over.len() as i64,
@@ -144,13 +158,16 @@ fn ahead_of(series: &Series, injected: i64, resumed: i64) -> Option<i64> {
     (first > injected + 1).then_some(resumed - first)
 }
 
+/// The mean of `cpu` over seconds t-1, t, t+1, if all three have a sample.
+fn mean3(cpu: &Series, t: i64) -> Option<f64> {
+    let w = cpu.range(t - 1, t + 2);
+    (w.len() == 3).then(|| w.iter().map(|p| p.1).sum::<f64>() / 3.0)
+}
+
 /// The run of seconds whose centred 3-s mean CPU load is >= `threshold`, starting within 3 s
 /// either side of `resumed` and ending before `next`: (its length, its mean load).
 fn high_cpu_run(cpu: &Series, resumed: i64, threshold: f64, next: i64) -> Option<(i64, f64)> {
-    let mean3 = |t: i64| {
-        let w = cpu.range(t - 1, t + 2);
-        (w.len() == 3).then(|| w.iter().map(|p| p.1).sum::<f64>() / 3.0)
-    };
+    let mean3 = |t: i64| mean3(cpu, t);
     let start = (resumed - 3..=resumed + 3).find(|&t| mean3(t).is_some_and(|m| m >= threshold))?;
     let mut t = start;
     let mut sum = 0.0;
@@ -173,6 +190,8 @@ pub struct CatchUpErrors {
     pub duration_mean_s: Option<(f64, f64)>,
     /// Mean CPU load while catching up, recorded and simulated, over the same failures.
     pub cpu_mean: Option<(f64, f64)>,
+    /// Mean [`CatchUp::cpu_peak`], recorded and simulated, over the failures where both resumed.
+    pub cpu_peak_mean: Option<(f64, f64)>,
     /// Mean latency-seconds above 1.5 s per failure, recorded and simulated.
     pub area_mean_s: Option<(f64, f64)>,
     /// Mean seconds from injection to processing resuming, recorded and simulated, over the
@@ -223,6 +242,10 @@ pub fn compare(recorded: &[CatchUp], simulated: &[CatchUp]) -> CatchUpErrors {
             ))
         })
         .collect();
+    let peaks: Vec<(f64, f64)> = pairs
+        .iter()
+        .filter_map(|(r, s)| Some((r.cpu_peak?, s.cpu_peak?)))
+        .collect();
     let ahead: Vec<(f64, f64)> = pairs
         .iter()
         .filter_map(|(r, s)| Some((r.consumers_ahead_s? as f64, s.consumers_ahead_s? as f64)))
@@ -232,6 +255,7 @@ pub fn compare(recorded: &[CatchUp], simulated: &[CatchUp]) -> CatchUpErrors {
         consumers_ahead_mean_s: means(&ahead),
         duration_mean_s: means(&durations),
         cpu_mean: means(&cpu),
+        cpu_peak_mean: means(&peaks),
         area_mean_s: means(&areas),
         resumed_mean_s: means(&resumed),
         paired: durations.len(),
@@ -278,9 +302,11 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].resumed, Some(232));
         // Threshold 0.25 + 0.25: the centred 3-s mean is 0.48 at 231 (0.25, 0.25, 0.95), 0.72
-        // from 232 to 241 and 0.48 at 242.
+        // at 232 and 241, 0.95 between, and 0.48 at 242.
         assert_eq!(c[0].duration_s, Some(10));
         assert!((c[0].cpu_mean.unwrap() - 0.95).abs() < 1e-9);
+        // The peak is the highest of those 3-s means within -5..+30 s of resuming.
+        assert!((c[0].cpu_peak.unwrap() - 0.95).abs() < 1e-9);
         // 20, 18, ..., 2 s: all ten above 1.5 s; area = sum(v - 1.5).
         assert_eq!(c[0].seconds_over, 10);
         let area: f64 = (0..10).map(|i| 20.0 - 2.0 * i as f64 - 1.5).sum();
@@ -367,5 +393,27 @@ mod tests {
         assert_eq!(e.duration_rms_s, Some(4.0));
         assert_eq!(e.duration_mean_s, Some((10.0, 14.0)));
         assert_eq!(e.resumed_mean_s, Some((32.0, 32.0)));
+        let (r, s) = e.cpu_peak_mean.unwrap();
+        assert!(
+            (r - 0.95).abs() < 1e-9 && (s - 0.95).abs() < 1e-9,
+            "{r} {s}"
+        );
+    }
+
+    #[test]
+    fn the_peak_shows_a_saturated_level_that_a_longer_run_hides() {
+        // A replay that catches up for 14 s at 0.8 (a ceiling) against 10 s at 0.95: the
+        // durations differ by 4 s and the peaks by 0.15.
+        let rec = catch_ups(&one_failure());
+        let mut flat = one_failure();
+        for p in flat.cpu_load.points.iter_mut() {
+            if (232..246).contains(&p.0) {
+                p.1 = 0.8;
+            }
+        }
+        let e = compare(&rec, &catch_ups(&flat));
+        assert_eq!(e.duration_mean_s, Some((10.0, 14.0)));
+        let (r, s) = e.cpu_peak_mean.unwrap();
+        assert!((r - 0.95).abs() < 1e-9 && (s - 0.8).abs() < 1e-9, "{r} {s}");
     }
 }

@@ -443,6 +443,7 @@ pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
              | failure to processing resumed, mean s | {} |\n\
              | Kafka metrics back before processing resumed, mean s | {} |\n\
              | CPU load while catching up, mean | {} |\n\
+             | peak 3-s CPU load around resuming (-5..+30 s), mean | {} |\n\
              | latency-seconds above 1.5 s per failure (250 s), mean | {} |\n",
             c.paired,
             pair(c.duration_mean_s, 1),
@@ -450,6 +451,7 @@ pub fn render_report(title: &str, f: &Fidelity, plots: &[&str]) -> String {
             pair(c.resumed_mean_s, 1),
             pair(c.consumers_ahead_mean_s, 1),
             pair(c.cpu_mean, 2),
+            pair(c.cpu_peak_mean, 2),
             pair(c.area_mean_s, 0),
         ));
     }
