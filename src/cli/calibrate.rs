@@ -334,7 +334,12 @@ mod tests {
 
     #[test]
     fn a_fitted_source_lead_is_added_to_a_model_without_one() {
-        let text = model_text("tsw.toml");
+        // tsw.toml without its fitted lead.
+        let text: String = model_text("tsw.toml")
+            .lines()
+            .filter(|l| !l.starts_with("source_lead_s"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let mut spec = spec_of(&text);
         assert_eq!(spec.restart.source_lead_s, None);
         spec.restart.source_lead_s = Some(1.25);

@@ -34,7 +34,8 @@ fn ds2_scales_up_in_one_decision_to_a_parallelism_that_keeps_up() {
         panic!("{:?}", d.action)
     };
     let source = config.parallelism_overrides[0].unwrap();
-    assert!((12..=24).contains(&source), "source parallelism {source}");
+    // More than the 8 it ran at (its sizing is checked by the capacity below).
+    assert!((9..=24).contains(&source), "source parallelism {source}");
     // It keeps up: the source chain's capacity covers the 120 K rec/s arrival, and the
     // throughput at the end is above it (draining the backlog).
     let cap = r.twin.capacity_rps()[0];
