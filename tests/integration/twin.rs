@@ -551,13 +551,17 @@ fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
         (r.deploy_min_s * 1000.0) as u64,
         (r.deploy_max_s * 1000.0) as u64,
     );
-    let mut twin = reactive(setup(
-        model,
-        static_config(24, 20),
-        30_000.0,
-        600,
-        Some(one_delay_at(300)),
-    ));
+    // 24 TaskManagers in reactive mode, 30 K rec/s, one network delay at 300 s.
+    let with_delay = |model| {
+        reactive(setup(
+            model,
+            static_config(24, 20),
+            30_000.0,
+            600,
+            Some(one_delay_at(300)),
+        ))
+    };
+    let mut twin = with_delay(model);
     // A scale-down at 100 restarts at once (reactive stabilisation 0) and deploys warm; the
     // scale-up at 150 restarts when the pods register, with new JVMs: cold.
     twin.advance_until(SimTime::from_secs(100));
@@ -589,13 +593,7 @@ fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
     // Without `reactive_rejoin_warm` the returning TaskManager counts as a new one: cold.
     let mut model = ysb();
     model.spec.restart.reactive_rejoin_warm = None;
-    let mut twin = reactive(setup(
-        model,
-        static_config(24, 20),
-        30_000.0,
-        600,
-        Some(one_delay_at(300)),
-    ));
+    let mut twin = with_delay(model);
     twin.advance_until(SimTime::from_secs(600));
     let w = restart_windows(&twin);
     assert_eq!(w.len(), 2, "{w:?}");
