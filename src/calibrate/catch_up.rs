@@ -45,7 +45,7 @@ pub struct CatchUp {
     /// no high-CPU run: no visible catch-up counts as 0 s at this load).
     pub cpu_after_resume: Option<f64>,
     /// The highest centred 3-s mean CPU load from [`PEAK_BEFORE_S`] before to [`PEAK_AFTER_S`]
-    /// after `resumed`: the level a saturated TaskManager reads (recorded 0.97-0.99).
+    /// after `resumed`: the level a saturated TaskManager reads (recorded 0.96-0.99).
     pub cpu_peak: Option<f64>,
     /// Seconds with latency above [`LATENCY_SLO_MS`] in the [`LATENCY_SPAN_S`] after the
     /// injection (or up to the next one).
@@ -167,11 +167,11 @@ fn mean3(cpu: &Series, t: i64) -> Option<f64> {
 /// The run of seconds whose centred 3-s mean CPU load is >= `threshold`, starting within 3 s
 /// either side of `resumed` and ending before `next`: (its length, its mean load).
 fn high_cpu_run(cpu: &Series, resumed: i64, threshold: f64, next: i64) -> Option<(i64, f64)> {
-    let mean3 = |t: i64| mean3(cpu, t);
-    let start = (resumed - 3..=resumed + 3).find(|&t| mean3(t).is_some_and(|m| m >= threshold))?;
+    let high = |t: i64| mean3(cpu, t).is_some_and(|m| m >= threshold);
+    let start = (resumed - 3..=resumed + 3).find(|&t| high(t))?;
     let mut t = start;
     let mut sum = 0.0;
-    while t < next && mean3(t).is_some_and(|m| m >= threshold) {
+    while t < next && high(t) {
         sum += cpu.range(t, t + 1).first().map_or(0.0, |p| p.1);
         t += 1;
     }

@@ -241,9 +241,9 @@ pub struct RestartSpec {
     pub reactive_rejoin_late_s: Option<f64>,
     /// Reactive mode: a TaskManager back from a network delay kept its JVM (the job's classes
     /// and code are loaded, its connections come back), so the restart that adds it deploys in
-    /// `deploy_warm_s` like a scale-down. Unset or false: it deploys in the cold window.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reactive_rejoin_warm: Option<bool>,
+    /// `deploy_warm_s` like a scale-down. False (the default): it deploys in the cold window.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reactive_rejoin_warm: bool,
     /// Outside reactive mode, a job restarted after a network-delay failure sometimes fails
     /// again shortly after it resumed (unset: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -592,7 +592,7 @@ fn restarts_onto_task_managers_that_ran_the_job_deploy_warm() {
 
     // Without `reactive_rejoin_warm` the returning TaskManager counts as a new one: cold.
     let mut model = ysb();
-    model.spec.restart.reactive_rejoin_warm = None;
+    model.spec.restart.reactive_rejoin_warm = false;
     let mut twin = with_delay(model);
     twin.advance_until(SimTime::from_secs(600));
     let w = restart_windows(&twin);

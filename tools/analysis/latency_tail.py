@@ -21,60 +21,17 @@ nothing. Exits 2 with a message on bad input (missing folder or file, malformed 
 import os
 import sys
 
+from runfolders import fail, injections, series
+
 SLO = 1500.0
 SPAN_AFTER_INJECTION = 250
 
 
-def fail(msg):
-    print("latency_tail.py: " + msg, file=sys.stderr)
-    sys.exit(2)
-
-
 def load_latency(run):
-    d = os.path.join(run, "data")
-    if not os.path.isdir(d):
-        fail("%s: no data/ folder" % run)
-    names = [f for f in os.listdir(d) if f.endswith("-latency-data.csv")]
-    if len(names) != 1:
-        fail("%s: expected one data/*-latency-data.csv, found %d" % (run, len(names)))
-    path = os.path.join(d, names[0])
-    out = {}
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if n == 1 or not line:
-                continue
-            parts = line.split("|")
-            if len(parts) != 2:
-                fail("%s line %d: expected timestamp|value, got %r" % (path, n, line))
-            try:
-                t = int(parts[0])
-                if parts[1] != "null":
-                    out[t] = float(parts[1])
-            except ValueError:
-                fail("%s line %d: expected an integer epoch and a number or null" % (path, n))
+    out = series(run, "latency")
     if not out:
-        fail("%s: no latency values" % path)
+        fail("%s: no latency values" % run)
     return out
-
-
-def load_failures(run):
-    path = os.path.join(run, "app.log")
-    if not os.path.isfile(path):
-        fail("%s: no app.log (the recorded run folder holds the injection times)" % run)
-    key = "Injecting delay into target job:"
-    out = []
-    with open(path, errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if key not in line:
-                continue
-            try:
-                out.append(int(line.rsplit("at TS:", 1)[1].strip()))
-            except (IndexError, ValueError):
-                fail("%s line %d: no epoch after 'at TS:'" % (path, n))
-    if not out:
-        fail("%s: no '%s' lines" % (path, key))
-    return sorted(out)
 
 
 def resumed_at(lat, injected, until):
@@ -160,7 +117,7 @@ def main(argv):
     for r in runs:
         if not os.path.isdir(r):
             fail("%s: not a folder" % r)
-    failures = load_failures(runs[0])
+    failures = injections(runs[0])
     sides = [("recorded", load_latency(runs[0]))]
     if len(runs) == 2:
         sides.append(("simulated", load_latency(runs[1])))

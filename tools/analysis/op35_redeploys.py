@@ -16,17 +16,7 @@ TaskManagers (as calibrate::replay); its decision time is the last throughput se
 import os
 import sys
 
-
-def load(run, metric):
-    d = os.path.join(run, "data")
-    name = next(f for f in os.listdir(d) if f.endswith("-%s-data.csv" % metric))
-    out = {}
-    with open(os.path.join(d, name)) as f:
-        next(f)
-        for line in f:
-            t, v = line.strip().split("|")
-            out[int(t)] = float(v)
-    return out
+from runfolders import series as load
 
 
 def episodes(tm):
@@ -94,9 +84,4 @@ if __name__ == "__main__":
         sys.stderr.write("usage: op35_redeploys.py RUN_DIR...\n")
         sys.exit(2)
     for r in sys.argv[1:]:
-        try:
-            report(r)
-        except (OSError, StopIteration, ValueError) as e:
-            sys.stderr.write("%s: cannot read the run folder (expected data/*-<metric>-data.csv "
-                             "with timestamp|value rows): %s\n" % (r, e))
-            sys.exit(2)
+        report(r)  # a folder it cannot read exits 2 with a message (runfolders.series)

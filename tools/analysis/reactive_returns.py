@@ -12,43 +12,11 @@ the return without a latency sample above 0 (the restart that adds it back). Pri
 returns early (< 45 s after the injection) and late (45-100 s): count, median and all gaps.
 Standard library only; writes nothing. Exits 2 with a message on bad input.
 """
-import glob
 import os
-import re
 import statistics
 import sys
 
-
-def fail(msg):
-    print("reactive_returns.py: " + msg, file=sys.stderr)
-    sys.exit(2)
-
-
-def series(run, metric):
-    files = glob.glob(os.path.join(run, "data", "*-%s-data.csv" % metric))
-    if not files:
-        fail("%s: no data/*-%s-data.csv" % (run, metric))
-    out = {}
-    with open(files[0]) as f:
-        next(f, None)
-        for n, line in enumerate(f, 2):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                t, v = line.split("|")
-                out[int(float(t))] = float(v)
-            except ValueError:
-                fail("%s:%d: expected timestamp|value, got %r" % (files[0], n, line))
-    return out
-
-
-def injections(run):
-    log = os.path.join(run, "app.log")
-    if not os.path.isfile(log):
-        fail("%s: no app.log (is it a recorded run folder?)" % run)
-    with open(log, errors="replace") as f:
-        return [int(x) for x in re.findall(r"Injecting delay into target job: \S+ at TS: (\d+)", f.read())]
+from runfolders import fail, injections, series
 
 
 def returns(run, inj):

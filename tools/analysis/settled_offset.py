@@ -10,31 +10,14 @@ A second is "settled" when the latency metric is above 0 and the TaskManager cou
 mean over source subtasks of records-lag-max) / (throughput / 24 partitions). The second table
 bins the seconds at 24 TaskManagers by the time since the last restart or TaskManager change.
 """
-import glob
 import statistics as st
 import sys
+
+from runfolders import series as load
 
 PARTITIONS = 24  # research/demeter.md section 1: 24 partitions per topic
 SETTLE_S = 300
 BINS_S = [300, 600, 1200, 2400]
-
-
-def load(run_dir, metric):
-    paths = glob.glob(f"{run_dir}/data/*-{metric}-data.csv")
-    if len(paths) != 1:
-        sys.exit(f"{run_dir}: expected one data/*-{metric}-data.csv, found {len(paths)}")
-    series = {}
-    with open(paths[0]) as f:
-        next(f, None)
-        for n, line in enumerate(f, start=2):
-            if not line.strip():
-                continue
-            try:
-                t, v = line.split("|")
-                series[int(float(t))] = float(v)
-            except ValueError:
-                sys.exit(f"{paths[0]} line {n}: expected timestamp|value, found {line.strip()!r}")
-    return series
 
 
 def settled_seconds(run_dir):

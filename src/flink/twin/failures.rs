@@ -88,8 +88,8 @@ impl Twin {
                     );
                     self.tm_starting += 1;
                     let late = self.rejoin_late();
-                    let warm = self.setup.scheduler == SchedulerMode::Reactive
-                        && r.reactive_rejoin_warm == Some(true);
+                    let warm =
+                        self.setup.scheduler == SchedulerMode::Reactive && r.reactive_rejoin_warm;
                     self.queue.schedule(
                         self.now + duration + late,
                         Event::TaskManagersRegistered { count: 1, warm },
