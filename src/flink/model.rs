@@ -312,7 +312,8 @@ impl RestartSpec {
 pub struct CpuLoadSpec {
     /// JVM CPU load of an idle TaskManager (0..1 of its container).
     pub idle: f64,
-    /// Added JVM CPU load per fully busy subtask per container core.
+    /// Added JVM CPU load per fully busy subtask per container core, for a subtask in a
+    /// reference slot; a subtask whose slot gives it k times those cores counts k times.
     pub per_busy_subtask: f64,
 }
 

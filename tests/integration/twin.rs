@@ -235,6 +235,50 @@ fn backpressure_from_a_slow_window_caps_the_source() {
     );
 }
 
+/// Settled CPU load of `config` at `rate_rps` (mean of seconds 300-600).
+fn settled_cpu_load(model: JobModel, config: JobConfig, rate_rps: f64) -> f64 {
+    let mut twin = Twin::new(setup(model, config, rate_rps, 600, None));
+    let mut loads = Vec::new();
+    for t in 301..=600 {
+        twin.advance_until(SimTime::from_secs(t));
+        loads.push(twin.cpu_load().expect("TaskManagers registered"));
+    }
+    loads.iter().sum::<f64>() / loads.len() as f64
+}
+
+#[test]
+fn reported_cpu_follows_the_records_processed_not_the_busy_time() {
+    // Same load on 24 one-slot TaskManagers with 1 and with 2 cores: a 2-core subtask is busy
+    // for less of the second but keeps both cores busy meanwhile, so the cores in use above
+    // idle are the same (recorded: 102-122 us CPU per record in 1-slot TaskManagers with 1, 2
+    // or 3 cores, tools/analysis/cpu_by_config.py). Before the mapping the 2-core TaskManagers
+    // reported half.
+    let model = ysb();
+    let idle = model.spec.cpu_load.idle;
+    let one_core = settled_cpu_load(model.clone(), static_config(24, 10), 30_000.0);
+    let mut two = static_config(24, 10);
+    two.cpu = 2.0;
+    let two_cores = settled_cpu_load(model.clone(), two, 30_000.0);
+    let used = |load: f64, cores: f64| (load - idle) * cores;
+    assert!(
+        (used(two_cores, 2.0) / used(one_core, 1.0) - 1.0).abs() < 0.02,
+        "1 core {one_core:.3}, 2 cores {two_cores:.3}"
+    );
+    // Two slots in one TaskManager cost 2^e the CPU per record (`slot_efficiency_exponent`):
+    // 12 TaskManagers x 2 slots x 2 cores against 24 x 1 x 1.
+    let e = model.spec.capacity.slot_efficiency_exponent.unwrap_or(0.0);
+    let mut shared = static_config(24, 10);
+    shared.task_slots = 2;
+    shared.cpu = 2.0;
+    let shared_load = settled_cpu_load(model, shared, 30_000.0);
+    let ratio = used(shared_load, 2.0 * 12.0) / used(one_core, 24.0);
+    assert!(
+        (ratio - 2f64.powf(e)).abs() < 0.03,
+        "CPU per record x {ratio:.3}, expected 2^{e} = {:.3}",
+        2f64.powf(e)
+    );
+}
+
 #[test]
 fn capacity_follows_cpu_memory_node_speed_and_sublinear_scaling() {
     let cap = |config: JobConfig, speed: f64| {
@@ -243,10 +287,13 @@ fn capacity_follows_cpu_memory_node_speed_and_sublinear_scaling() {
         Twin::new(s).capacity_rps()[0]
     };
     let base = cap(static_config(24, 10), 1.0);
-    // Half a core per slot halves a subtask's rate.
+    // Half a core per slot halves a subtask's rate, and two slots in one TaskManager cost
+    // 2^-e of that again (`slot_efficiency_exponent`).
+    let e = ysb().spec.capacity.slot_efficiency_exponent.unwrap_or(0.0);
+    assert!(e > 0.0);
     let mut two_slots = static_config(24, 10);
     two_slots.task_slots = 2;
-    assert!((cap(two_slots, 1.0) / base - 0.5).abs() < 1e-9);
+    assert!((cap(two_slots, 1.0) / base - 0.5 * 2f64.powf(-e)).abs() < 1e-9);
     // A Raspberry Pi core is 0.3 of a server core.
     assert!((cap(static_config(24, 10), 0.3) / base - 0.3).abs() < 1e-9);
     // Below the working set, memory per slot costs throughput.

@@ -30,9 +30,9 @@ impl Twin {
             ((self.config.cpu - c.tm_overhead_cores) / self.config.task_slots as f64).max(0.01);
         let slot_efficiency =
             (self.config.task_slots.max(1) as f64).powf(-c.slot_efficiency_exponent.unwrap_or(0.0));
-        let cpu_factor = usable_per_slot.min(c.max_cpu_per_subtask)
-            / (c.reference_cpu_per_slot - c.tm_overhead_cores)
-            * slot_efficiency;
+        self.cpu_units_per_busy_subtask = usable_per_slot.min(c.max_cpu_per_subtask)
+            / (c.reference_cpu_per_slot - c.tm_overhead_cores);
+        let cpu_factor = self.cpu_units_per_busy_subtask * slot_efficiency;
         self.slot_budget = usable_per_slot / usable_per_slot.min(c.max_cpu_per_subtask);
         let memory_per_slot_mb = self.config.memory_mb as f64 / self.config.task_slots as f64;
         let memory_factor = if memory_per_slot_mb >= c.memory_working_set_mb {

@@ -238,6 +238,10 @@ pub struct Twin {
     /// demand in the last tick (share of that capacity), which sets the next tick's sharing.
     per_subtask_rps: Vec<f64>,
     slot_budget: f64,
+    /// Cores one fully busy subtask uses, in units of a reference slot's usable cores: what its
+    /// slot lets it use, capped at `max_cpu_per_subtask`. Scales its busy time into the CPU
+    /// it reports (1 for the 1-core slots the load was fitted on).
+    cpu_units_per_busy_subtask: f64,
     slot_demand: Vec<f64>,
     /// Scratch for this tick's [`colocation::Share`]s (reused: no allocation per tick).
     slot_shares: Vec<colocation::Share>,
@@ -374,6 +378,7 @@ impl Twin {
             load_skew: vec![1.0; n],
             per_subtask_rps: vec![0.0; n],
             slot_budget: 1.0,
+            cpu_units_per_busy_subtask: 1.0,
             slot_demand: vec![0.0; n],
             slot_shares: Vec::with_capacity(n),
             on_latency_path,
