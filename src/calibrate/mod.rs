@@ -2,6 +2,7 @@
 //! measuring how far the twin is from it, and (later) fitting model parameters.
 
 pub mod catch_up;
+pub mod cpu_by_config;
 pub mod fit;
 pub mod live;
 pub mod phases;

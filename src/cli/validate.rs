@@ -276,6 +276,9 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
             &phases::phases(&simulated, &restarts, partitions),
         ));
     }
+    text.push_str(&crate::calibrate::cpu_by_config::render(
+        &crate::calibrate::cpu_by_config::compare(&recorded, &simulated),
+    ));
     if !profile_rows.is_empty() {
         let cap_s = crate::policy::profile::ProfileSpec::default()
             .cap
