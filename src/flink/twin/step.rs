@@ -157,8 +157,8 @@ impl Twin {
                     // nodes are busy for less of the second than the slowest one.
                     let busy_mean = busy * self.edge.busy_mean[v];
                     acc.busy_ms += busy_mean * dt_ms;
-                    // A busy subtask keeps the cores its slot gives it busy (two in a 2-core
-                    // slot, half of one in a 1-core TaskManager with 2 slots).
+                    // A busy subtask keeps the cores its slot gives it busy, in reference slots
+                    // (YSB: 2.37 in a 2-core slot, 0.5 in a 1-core TaskManager with 2 slots).
                     acc.on_cpu_ms += busy_mean / busy_factor(v)
                         * share(v)
                         * self.cpu_units_per_busy_subtask
