@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::report::stats::percentile;
 use crate::runfolder::RunData;
 
 /// Seconds after a configuration change before its seconds count as settled.
@@ -37,8 +38,9 @@ pub struct ConfigCpu {
 
 /// Per configuration (scale-out, slots, CPU), ascending; empty without a configuration timeline.
 pub fn compare(recorded: &RunData, simulated: &RunData) -> Vec<ConfigCpu> {
-    type Key = (u32, u32, u64);
-    let mut groups: BTreeMap<Key, Vec<[f64; 6]>> = BTreeMap::new();
+    // Per settled second, recorded / simulated: CPU load, throughput, us CPU per record.
+    type Second = [(f64, f64); 3];
+    let mut groups: BTreeMap<(u32, u32, u64), Vec<Second>> = BTreeMap::new();
     let configs = &recorded.configs;
     let end = recorded.start_epoch + recorded.window_s;
     for (i, c) in configs.iter().enumerate() {
@@ -70,34 +72,30 @@ pub fn compare(recorded: &RunData, simulated: &RunData) -> Vec<ConfigCpu> {
             groups
                 .entry((c.scale_out, c.task_slots, c.cpu.to_bits()))
                 .or_default()
-                .push([cr, cs, tr, ts, us(cr, tr), us(cs, ts)]);
+                .push([(cr, cs), (tr, ts), (us(cr, tr), us(cs, ts))]);
         }
     }
     groups
         .into_iter()
         .map(|((scale_out, task_slots, cpu), rows)| {
-            let med = |k: usize| median(rows.iter().map(|r| r[k]).collect());
+            let median = |values: Vec<f64>| percentile(&values, 0.5).unwrap_or(f64::NAN);
+            let med = |k: usize| {
+                (
+                    median(rows.iter().map(|r| r[k].0).collect()),
+                    median(rows.iter().map(|r| r[k].1).collect()),
+                )
+            };
             ConfigCpu {
                 scale_out,
                 task_slots,
                 cpu: f64::from_bits(cpu),
                 settled_s: rows.len(),
-                throughput_rps: (med(2), med(3)),
-                cpu_load: (med(0), med(1)),
-                cpu_us_per_record: (med(4), med(5)),
+                cpu_load: med(0),
+                throughput_rps: med(1),
+                cpu_us_per_record: med(2),
             }
         })
         .collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// The report.md section; empty when there is at most one configuration.
