@@ -6,6 +6,7 @@ pub mod failure;
 pub mod graph;
 pub mod kafka_metrics;
 pub mod latency_metric;
+pub mod memory;
 pub mod model;
 pub mod twin;
 

@@ -197,6 +197,36 @@ pub struct CapacitySpec {
     /// vertex, so the fit absorbed the sharing there).
     #[serde(default)]
     pub slot_sharing_cpu: bool,
+    /// Background garbage collection against the JVM heap Flink's memory model leaves.
+    /// Absent: no GC term (capacity and CPU load do not depend on the heap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc: Option<GcSpec>,
+}
+
+/// Background garbage collection against the JVM heap Flink's memory model leaves
+/// (`flink::memory`): a TaskManager whose heap is H MB spends `cores_heap_mb / H` cores
+/// collecting whatever its load (metrics, Kafka clients and the framework allocate steadily;
+/// a small heap collects often). Those cores are taken from its slots and show in its CPU
+/// load. The reference containers' share is in the fitted costs and idle load, so only the
+/// difference to them counts.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcSpec {
+    /// Background GC cores x JVM heap MB.
+    pub cores_heap_mb: f64,
+    /// Process size (MB) of the TaskManagers the per-record costs were fitted on.
+    pub reference_process_mb: f64,
+}
+
+impl GcSpec {
+    /// Background GC cores of a TaskManager with `process_mb` beyond the reference's
+    /// (negative for a larger heap than the reference's).
+    pub fn background_cores(&self, process_mb: f64) -> f64 {
+        use crate::flink::memory::TaskManagerMemory;
+        let cores =
+            |mb: f64| self.cores_heap_mb / TaskManagerMemory::from_process_mb(mb).jvm_heap_mb();
+        cores(process_mb) - cores(self.reference_process_mb)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -310,7 +340,8 @@ impl RestartSpec {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CpuLoadSpec {
-    /// JVM CPU load of an idle TaskManager (0..1 of its container).
+    /// Cores an idle TaskManager's JVM uses (its background threads); the load it reports is
+    /// this over the container's cores, so on 1-core TaskManagers it is the idle load (0..1).
     pub idle: f64,
     /// Added JVM CPU load per fully busy subtask per container core, for a subtask in a
     /// reference slot; a subtask whose slot gives it k times those cores counts k times.
@@ -506,6 +537,22 @@ impl JobModel {
             file,
         )?;
         non_negative("capacity.memory_exponent", c.memory_exponent, 10.0, file)?;
+        if let Some(gc) = &c.gc {
+            non_negative("capacity.gc.cores_heap_mb", gc.cores_heap_mb, 1e5, file)?;
+            let min = crate::flink::memory::min_process_mb();
+            if !(gc.reference_process_mb.is_finite()
+                && gc.reference_process_mb >= min
+                && gc.reference_process_mb <= 1_048_576.0)
+            {
+                return Err(err(
+                    "capacity.gc.reference_process_mb",
+                    &format!(
+                        "a process size in MB between {min:.0} (the least Flink's default memory model starts) and 1048576"
+                    ),
+                    gc.reference_process_mb.to_string(),
+                ));
+            }
+        }
         non_negative(
             "capacity.scaling_contention",
             c.scaling_contention,
@@ -748,6 +795,28 @@ mod tests {
         spec.restart.redeploy_start_core_s = None;
         spec.restart.redeploy_per_tm_s = None;
         assert!(JobModel::from_spec(spec, "m.toml").is_ok(), "both optional");
+    }
+
+    #[test]
+    fn gc_parameters_are_checked_and_optional() {
+        let mut spec = ysb_spec();
+        spec.capacity
+            .gc
+            .as_mut()
+            .expect("ysb models GC")
+            .cores_heap_mb = -1.0;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(e.contains("capacity.gc.cores_heap_mb"), "{e}");
+        let mut spec = ysb_spec();
+        spec.capacity.gc.as_mut().unwrap().reference_process_mb = 512.0;
+        let e = JobModel::from_spec(spec, "m.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("capacity.gc.reference_process_mb") && e.contains("981"),
+            "{e}"
+        );
+        let mut spec = ysb_spec();
+        spec.capacity.gc = None;
+        assert!(JobModel::from_spec(spec, "m.toml").is_ok(), "optional");
     }
 
     #[test]

@@ -254,6 +254,20 @@ pub fn check(spec: ScenarioSpec, path: &Path, text: String) -> Result<Scenario, 
             c.memory_mb,
         ));
     }
+    let min_process_mb = crate::flink::memory::min_process_mb();
+    if model.spec.capacity.gc.is_some() && (c.memory_mb as f64) < min_process_mb {
+        return Err(SpecError::invalid(
+            path,
+            "config.memory_mb",
+            &format!(
+                "at least {:.0} MB: Flink's default memory model leaves no task heap below that \
+                 (the job model {} has [capacity.gc], which models the heap)",
+                min_process_mb.ceil(),
+                model_path.display()
+            ),
+            c.memory_mb,
+        ));
+    }
     let interval = duration(path, "config.checkpoint_interval", &c.checkpoint_interval)?;
     if interval < SimDuration::from_secs(1) || interval > SimDuration::from_secs(86_400) {
         return Err(SpecError::invalid(

@@ -97,6 +97,11 @@ fn negative_and_absurd_values_are_rejected_with_the_key() {
         &GOOD.replace("seed = 1", "seed = 1\ntick = \"3ms\""),
         &["scenario.tick"],
     );
+    // YSB models the JVM heap ([capacity.gc]): Flink would not start a 512-MB TaskManager.
+    assert_bad_input(
+        &GOOD.replace("memory_mb = 4096", "memory_mb = 512"),
+        &["config.memory_mb", "at least 982 MB", "ysb.toml"],
+    );
 }
 
 #[test]

@@ -252,16 +252,16 @@ fn reported_cpu_follows_the_records_processed_not_the_busy_time() {
     // for less of the second but keeps both cores busy meanwhile, so the cores in use above
     // idle are the same (recorded: 102-122 us CPU per record in 1-slot TaskManagers with 1, 2
     // or 3 cores, tools/analysis/cpu_by_config.py). Before the mapping the 2-core TaskManagers
-    // reported half.
+    // reported half. The idle JVM's background is cores too, the same on either.
     let model = ysb();
     let idle = model.spec.cpu_load.idle;
     let one_core = settled_cpu_load(model.clone(), static_config(24, 10), 30_000.0);
     let mut two = static_config(24, 10);
     two.cpu = 2.0;
     let two_cores = settled_cpu_load(model.clone(), two, 30_000.0);
-    let used = |load: f64, cores: f64| (load - idle) * cores;
+    let used = |load: f64, tms: f64, cpu: f64| (load * cpu - idle) * tms;
     assert!(
-        (used(two_cores, 2.0) / used(one_core, 1.0) - 1.0).abs() < 0.02,
+        (used(two_cores, 24.0, 2.0) / used(one_core, 24.0, 1.0) - 1.0).abs() < 0.02,
         "1 core {one_core:.3}, 2 cores {two_cores:.3}"
     );
     // Two slots in one TaskManager cost 2^e the CPU per record (`slot_efficiency_exponent`):
@@ -271,11 +271,42 @@ fn reported_cpu_follows_the_records_processed_not_the_busy_time() {
     shared.task_slots = 2;
     shared.cpu = 2.0;
     let shared_load = settled_cpu_load(model, shared, 30_000.0);
-    let ratio = used(shared_load, 2.0 * 12.0) / used(one_core, 24.0);
+    let ratio = used(shared_load, 12.0, 2.0) / used(one_core, 24.0, 1.0);
     assert!(
         (ratio - 2f64.powf(e)).abs() < 0.03,
         "CPU per record x {ratio:.3}, expected 2^{e} = {:.3}",
         2f64.powf(e)
+    );
+}
+
+#[test]
+fn a_small_heap_costs_background_cores_in_cpu_load_and_capacity() {
+    // `[capacity.gc]`: a 1-GB TaskManager (154-MB JVM heap) spends cores_heap_mb / 154 cores on
+    // GC whatever its load, beyond what a 4-GB one (the reference) does. Recorded: 0.09-0.20
+    // more cores at 2-5 K rec/s per TaskManager, 0.85 of a 3-GB one's rate saturated.
+    let model = ysb();
+    let gc = model.spec.capacity.gc.clone().expect("ysb models GC");
+    let extra = gc.cores_heap_mb / 153.6 - gc.cores_heap_mb / 1587.2;
+    assert!((gc.background_cores(1024.0) - extra).abs() < 1e-9);
+    assert_eq!(gc.background_cores(4096.0), 0.0);
+    let mut small = static_config(16, 10);
+    small.memory_mb = 1024;
+    let big = static_config(16, 10);
+    let load_small = settled_cpu_load(model.clone(), small.clone(), 30_000.0);
+    let load_big = settled_cpu_load(model.clone(), big.clone(), 30_000.0);
+    assert!(
+        (load_small - load_big - extra).abs() < 0.01,
+        "1 GB {load_small:.3}, 4 GB {load_big:.3}, expected +{extra:.3}"
+    );
+    // The cores GC takes are the slots' cores: a 1-core subtask keeps (1 - o - extra) / (1 - o).
+    let o = model.spec.capacity.tm_overhead_cores;
+    let cap = |config: JobConfig| {
+        Twin::new(setup(model.clone(), config, 1000.0, 10, None)).capacity_rps()[0]
+    };
+    let ratio = cap(small) / cap(big);
+    assert!(
+        (ratio - (1.0 - o - extra) / (1.0 - o)).abs() < 1e-9,
+        "capacity 1 GB / 4 GB {ratio:.3}"
     );
 }
 

@@ -26,8 +26,13 @@ impl Twin {
         self.edge.lay_out(&self.graph, &self.parallelism);
         let spec = &self.setup.model.spec;
         let c = &spec.capacity;
-        let usable_per_slot =
-            ((self.config.cpu - c.tm_overhead_cores) / self.config.task_slots as f64).max(0.01);
+        // Background GC (a small heap collects often) takes cores from the slots.
+        self.gc_background_cores =
+            c.gc.as_ref()
+                .map_or(0.0, |gc| gc.background_cores(self.config.memory_mb as f64));
+        let usable_per_slot = ((self.config.cpu - c.tm_overhead_cores - self.gc_background_cores)
+            / self.config.task_slots as f64)
+            .max(0.01);
         let slot_efficiency =
             (self.config.task_slots.max(1) as f64).powf(-c.slot_efficiency_exponent.unwrap_or(0.0));
         self.cpu_units_per_busy_subtask = usable_per_slot.min(c.max_cpu_per_subtask)

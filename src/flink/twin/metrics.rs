@@ -121,7 +121,10 @@ impl Twin {
         buffer_ms
     }
 
-    /// Mean JVM CPU load over TaskManagers: idle load plus the busy subtasks' share of cores.
+    /// Mean JVM CPU load over TaskManagers: the JVM's background cores plus the busy subtasks',
+    /// as a share of each TaskManager's cores (`Status.JVM.CPU.Load` is the process's CPU time
+    /// over the processors the container gives it, so a JVM's background reads half as much
+    /// on two cores).
     fn cpu_load_now(&self) -> f64 {
         let spec = &self.setup.model.spec.cpu_load;
         let busy_subtasks: f64 = (0..self.graph.len())
@@ -130,7 +133,9 @@ impl Twin {
             .map(|(b, &p)| b * p as f64)
             .sum();
         let cores = self.tm_registered as f64 * self.config.cpu;
-        (spec.idle + spec.per_busy_subtask * busy_subtasks / cores).clamp(0.0, 1.0)
+        ((spec.idle + self.gc_background_cores) / self.config.cpu
+            + spec.per_busy_subtask * busy_subtasks / cores)
+            .clamp(0.0, 1.0)
     }
 }
 

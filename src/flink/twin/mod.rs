@@ -242,6 +242,8 @@ pub struct Twin {
     /// slot lets it use, capped at `max_cpu_per_subtask`. Scales its busy time into the CPU
     /// it reports (1 for the 1-core slots the load was fitted on).
     cpu_units_per_busy_subtask: f64,
+    /// Cores a TaskManager's JVM spends on background GC beyond the reference containers'.
+    gc_background_cores: f64,
     slot_demand: Vec<f64>,
     /// Scratch for this tick's [`colocation::Share`]s (reused: no allocation per tick).
     slot_shares: Vec<colocation::Share>,
@@ -379,6 +381,7 @@ impl Twin {
             per_subtask_rps: vec![0.0; n],
             slot_budget: 1.0,
             cpu_units_per_busy_subtask: 1.0,
+            gc_background_cores: 0.0,
             slot_demand: vec![0.0; n],
             slot_shares: Vec::with_capacity(n),
             on_latency_path,
