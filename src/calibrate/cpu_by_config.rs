@@ -1,5 +1,5 @@
 //! Settled JVM CPU load per deployed configuration, recorded vs replayed: the only evidence
-//! in the traces on how CPU per record depends on slots and cores per TaskManager.
+//! in the traces on how CPU per record depends on slots, cores and memory per TaskManager.
 //!
 //! Settled seconds: at least [`SETTLE_S`] after the configuration took effect, outside
 //! [-[`FAIL_BEFORE_S`], +[`FAIL_AFTER_S`]] around every failure injection, with the configuration's
@@ -30,17 +30,18 @@ pub struct ConfigCpu {
     pub scale_out: u32,
     pub task_slots: u32,
     pub cpu: f64,
+    pub memory_mb: u32,
     pub settled_s: usize,
     pub throughput_rps: (f64, f64),
     pub cpu_load: (f64, f64),
     pub cpu_us_per_record: (f64, f64),
 }
 
-/// Per configuration (scale-out, slots, CPU), ascending; empty without a configuration timeline.
+/// Per configuration (scale-out, slots, CPU, memory), ascending; empty without a configuration timeline.
 pub fn compare(recorded: &RunData, simulated: &RunData) -> Vec<ConfigCpu> {
     // Per settled second, recorded / simulated: CPU load, throughput, us CPU per record.
     type Second = [(f64, f64); 3];
-    let mut groups: BTreeMap<(u32, u32, u64), Vec<Second>> = BTreeMap::new();
+    let mut groups: BTreeMap<(u32, u32, u64, u32), Vec<Second>> = BTreeMap::new();
     let configs = &recorded.configs;
     let end = recorded.start_epoch + recorded.window_s;
     for (i, c) in configs.iter().enumerate() {
@@ -70,14 +71,14 @@ pub fn compare(recorded: &RunData, simulated: &RunData) -> Vec<ConfigCpu> {
             }
             let us = |load: f64, rps: f64| load * tms * c.cpu / rps * 1e6;
             groups
-                .entry((c.scale_out, c.task_slots, c.cpu.to_bits()))
+                .entry((c.scale_out, c.task_slots, c.cpu.to_bits(), c.memory_mb))
                 .or_default()
                 .push([(cr, cs), (tr, ts), (us(cr, tr), us(cs, ts))]);
         }
     }
     groups
         .into_iter()
-        .map(|((scale_out, task_slots, cpu), rows)| {
+        .map(|((scale_out, task_slots, cpu, memory_mb), rows)| {
             let median = |values: Vec<f64>| percentile(&values, 0.5).unwrap_or(f64::NAN);
             let med = |k: usize| {
                 (
@@ -89,6 +90,7 @@ pub fn compare(recorded: &RunData, simulated: &RunData) -> Vec<ConfigCpu> {
                 scale_out,
                 task_slots,
                 cpu: f64::from_bits(cpu),
+                memory_mb,
                 settled_s: rows.len(),
                 cpu_load: med(0),
                 throughput_rps: med(1),
@@ -106,16 +108,17 @@ pub fn render(rows: &[ConfigCpu]) -> String {
     let mut out = format!(
         "\n## CPU per configuration (`calibrate::cpu_by_config`, settled seconds: >= {SETTLE_S} s \
          after a change, -{FAIL_BEFORE_S}..+{FAIL_AFTER_S} s around failures left out)\n\n\
-         | scale-out x slots x CPU | settled s | throughput rec / sim | CPU load rec / sim | \
+         | scale-out x slots x CPU x memory MB | settled s | throughput rec / sim | CPU load rec / sim | \
          us CPU per record rec / sim |\n|:--|--:|--:|--:|--:|\n"
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} x {} x {} | {} | {:.0} / {:.0} | {:.3} / {:.3} | {:.0} / {:.0} |",
+            "| {} x {} x {} x {} | {} | {:.0} / {:.0} | {:.3} / {:.3} | {:.0} / {:.0} |",
             r.scale_out,
             r.task_slots,
             r.cpu,
+            r.memory_mb,
             r.settled_s,
             r.throughput_rps.0,
             r.throughput_rps.1,
@@ -152,15 +155,15 @@ mod tests {
                 .collect(),
         };
         r.failures = vec![1500];
-        let row = |timestamp, scale_out, task_slots, cpu| ConfigRow {
+        let row = |timestamp, scale_out, task_slots, cpu, memory_mb| ConfigRow {
             timestamp,
             scale_out,
             task_slots,
             cpu,
-            memory_mb: 4096,
+            memory_mb,
             checkpoint_interval_ms: 10_000,
         };
-        r.configs = vec![row(0, 24, 1, 1.0), row(1000, 24, 4, 3.0)];
+        r.configs = vec![row(0, 24, 1, 1.0, 4096), row(1000, 24, 4, 3.0, 1024)];
         r
     }
 
@@ -178,7 +181,8 @@ mod tests {
         assert_eq!(rows[1].settled_s, 700 - 411);
         // 0.25 x 6 x 3 / 24 K = 187.5 us.
         assert!((rows[1].cpu_us_per_record.0 - 187.5).abs() < 1e-9);
-        assert!(render(&rows).contains("| 24 x 4 x 3 | 289 |"));
+        assert_eq!(rows[1].memory_mb, 1024);
+        assert!(render(&rows).contains("| 24 x 4 x 3 x 1024 | 289 |"));
     }
 
     #[test]
