@@ -11,6 +11,8 @@ pub struct Decision {
     pub action: Action,
     /// `None` if applied, else why the backend refused it.
     pub refused: Option<String>,
+    /// Why the policy took it ([`Policy::explain`]), if it says.
+    pub reason: Option<&'static str>,
 }
 
 /// What the loop recorded: the actions, and the policy's per-vertex evaluations (if it
@@ -54,6 +56,7 @@ pub fn run_logged(
                     let actions = policy.decide(&obs);
                     evaluations.append(&mut policy.take_evaluations());
                     for action in actions {
+                        let reason = policy.explain(&action);
                         let refused = backend.apply(&action).err().map(|e| e.to_string());
                         if let Some(why) = &refused {
                             policy.refused(&action, why);
@@ -62,6 +65,7 @@ pub fn run_logged(
                             time: backend.now(),
                             action,
                             refused,
+                            reason,
                         });
                     }
                 }

@@ -322,16 +322,18 @@ pub fn write_events(dir: &Path, result: &RunResult) -> std::io::Result<PathBuf> 
     Ok(p)
 }
 
-/// `decisions.csv`: every action the policy took, and whether the backend refused it.
+/// `decisions.csv`: every action the policy took, whether the backend refused it, and why the
+/// policy took it (when it says: Demeter's rescale rule).
 pub fn write_decisions(dir: &Path, result: &RunResult) -> std::io::Result<PathBuf> {
     let p = dir.join("decisions.csv");
     let mut w = csv::Writer::from_path(&p)?;
-    w.write_record(["time_s", "action", "refused"])?;
+    w.write_record(["time_s", "action", "refused", "reason"])?;
     for d in &result.decisions {
         w.write_record([
             format!("{:.3}", d.time.as_secs_f64()),
             format!("{:?}", d.action),
             d.refused.clone().unwrap_or_default(),
+            d.reason.unwrap_or_default().to_string(),
         ])?;
     }
     w.flush()?;

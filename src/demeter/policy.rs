@@ -224,6 +224,8 @@ pub struct DemeterPolicy {
     next_round_at: SimTime,
     /// Decisions taken (time, chosen config, reason), for tests and logs.
     pub log: Vec<(SimTime, JobConfig, &'static str)>,
+    /// Why the last redeploy `decide` returned was chosen (`Policy::explain`).
+    last_why: Option<&'static str>,
     /// When rescale evaluations ran.
     pub evaluations: Vec<SimTime>,
     classifier: Option<(usize, LatencyClassifier, Vec<f64>)>,
@@ -263,6 +265,7 @@ impl DemeterPolicy {
             next_round_at: SimTime::ZERO + params.warmup,
             params,
             log: Vec::new(),
+            last_why: None,
             evaluations: Vec::new(),
             classifier: None,
             surrogate_cache: None,
@@ -854,6 +857,13 @@ impl Policy for DemeterPolicy {
     fn interval(&self) -> SimDuration {
         SimDuration::from_secs(10)
     }
+    fn explain(&self, action: &Action) -> Option<&'static str> {
+        match action {
+            Action::Redeploy(_) => self.last_why,
+            Action::Profile(_) => Some("the analytics service's suggestions"),
+            _ => None,
+        }
+    }
     fn decide(&mut self, obs: &Observation) -> Vec<Action> {
         // The analytics service updates its models with the workload since its last request;
         // the seconds are buffered until the next forecast (the same data, fewer refits).
@@ -916,6 +926,7 @@ impl Policy for DemeterPolicy {
             let (choice, why) = (eval.config, eval.why.as_str());
             if !same(&choice, &obs.config) {
                 self.log.push((now, choice.clone(), why));
+                self.last_why = Some(why);
                 self.last_change = now;
                 actions.push(Action::Redeploy(choice));
             }

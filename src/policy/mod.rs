@@ -116,6 +116,11 @@ pub trait Policy: Send {
     /// why: nothing changed, so a policy that waits for the restart its action causes must
     /// stop waiting. Default: ignored.
     fn refused(&mut self, _action: &Action, _why: &str) {}
+    /// Why the last `decide` returned `action`, in a few words (written to `decisions.csv`).
+    /// Default: no reason given.
+    fn explain(&self, _action: &Action) -> Option<&'static str> {
+        None
+    }
     /// The per-vertex evaluations made since the last call, oldest first (the control loop
     /// calls it after every `decide`). Default: none (the policy does not report them).
     fn take_evaluations(&mut self) -> Vec<Evaluation> {

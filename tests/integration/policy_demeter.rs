@@ -59,4 +59,26 @@ fn demeter_saves_resources_keeps_latency_and_recovery_and_profiles() {
         dem.profiling_jobs
     );
     assert!(dem.profiling_core_hours.unwrap() > 0.0);
+    // Every action says why it was taken (decisions.csv `reason`): a redeploy names the
+    // rescale rule's branch, a profiling round the analytics service.
+    use demeter_sim::policy::Action;
+    for d in &dem_run.decisions {
+        let reason = d
+            .reason
+            .unwrap_or_else(|| panic!("no reason for {:?}", d.action));
+        match &d.action {
+            Action::Redeploy(_) => assert!(
+                [
+                    "latency bad: default configuration",
+                    "current is no longer the most efficient",
+                    "current cannot handle the forecast: best candidate",
+                    "nothing handles the forecast: default",
+                ]
+                .contains(&reason),
+                "{reason}"
+            ),
+            Action::Profile(_) => assert_eq!(reason, "the analytics service's suggestions"),
+            other => panic!("Demeter took {other:?}"),
+        }
+    }
 }
