@@ -205,9 +205,9 @@ pub struct CapacitySpec {
 
 /// Background garbage collection against the JVM heap Flink's memory model leaves
 /// (`flink::memory`): a TaskManager whose heap is H MB spends `cores_heap_mb / H` cores
-/// collecting whatever its load (metrics, Kafka clients and the framework allocate steadily;
-/// a small heap collects often). Those cores are taken from its slots and show in its CPU
-/// load. The reference containers' share is in the fitted costs and idle load, so only the
+/// collecting whatever its load (the fit says load-independent; why is not in the traces:
+/// plausibly metrics, Kafka clients and the framework allocating steadily into a heap that
+/// small). Those cores are taken from its slots and show in its CPU load. The reference containers' share is in the fitted costs and idle load, so only the
 /// difference to them counts.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -547,7 +547,7 @@ impl JobModel {
                 return Err(err(
                     "capacity.gc.reference_process_mb",
                     &format!(
-                        "a process size in MB between {min:.0} (the least Flink's default memory model starts) and 1048576"
+                        "a process size in MB between {min:.1} (the least Flink's default memory model starts) and 1048576"
                     ),
                     gc.reference_process_mb.to_string(),
                 ));
