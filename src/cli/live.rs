@@ -213,6 +213,7 @@ pub fn run(args: &LiveArgs) -> anyhow::Result<()> {
     let log = crate::control::run_logged(&mut backend, policy.as_mut(), |_, _| {})
         .map_err(|e| anyhow::anyhow!("live run stopped: {e}"))?;
     let decisions = log.decisions;
+    backend.set_decision_reasons(&decisions.iter().map(|d| d.reason).collect::<Vec<_>>());
     if let Some(dir) = &args.record {
         let manifest = serde_json::json!({
             "tool": "demeter-sim",

@@ -255,6 +255,11 @@ impl LiveBackend {
         &self.recording
     }
 
+    /// Attaches the policy's reasons (`control::Decision::reason`, in order) to the recording.
+    pub fn set_decision_reasons(&mut self, reasons: &[Option<&'static str>]) {
+        self.recording.set_reasons(reasons);
+    }
+
     /// The latest observation and whether its rates are valid.
     pub fn latest(&self) -> Option<&(Observation, bool)> {
         self.latest.as_ref()

@@ -22,8 +22,8 @@ pub struct Recording {
     start_ms: u64,
     pub run: RunData,
     pub events: Vec<LiveEvent>,
-    /// (time, action, outcome, observation summary).
-    pub decisions: Vec<(SimTime, String, String, String)>,
+    /// (time, action, outcome, observation summary, why the policy took it).
+    pub decisions: Vec<(SimTime, String, String, String, Option<&'static str>)>,
     /// Per poll: time and the per-vertex rates/parallelism (for calibration).
     pub vertex_rows: Vec<String>,
     /// Per change of the running job's per-vertex parallelism: (epoch second, parallelism).
@@ -114,7 +114,17 @@ impl Recording {
 
     pub fn decision(&mut self, t: SimTime, action: &Action, outcome: &str, basis: &str) {
         self.decisions
-            .push((t, format!("{action:?}"), outcome.into(), basis.into()));
+            .push((t, format!("{action:?}"), outcome.into(), basis.into(), None));
+    }
+
+    /// The policy's reasons for the decisions recorded so far, in order (the control loop's
+    /// log: one entry per applied or refused action). Ignored unless there is one per decision.
+    pub fn set_reasons(&mut self, reasons: &[Option<&'static str>]) {
+        if reasons.len() == self.decisions.len() {
+            for (d, r) in self.decisions.iter_mut().zip(reasons) {
+                d.4 = *r;
+            }
+        }
     }
 
     /// An observation handed to the policy (nothing to record beyond the poll itself).
@@ -257,9 +267,9 @@ impl Recording {
 
         let p = dir.join("decisions.csv");
         let mut w = csv::Writer::from_path(&p).map_err(|e| csv_err(&p, e))?;
-        w.write_record(["time_s", "action", "refused", "observation"])
+        w.write_record(["time_s", "action", "refused", "observation", "reason"])
             .map_err(|e| csv_err(&p, e))?;
-        for (t, a, outcome, basis) in &self.decisions {
+        for (t, a, outcome, basis, reason) in &self.decisions {
             let refused = if outcome == "applied" {
                 ""
             } else {
@@ -270,6 +280,7 @@ impl Recording {
                 a.clone(),
                 refused.to_string(),
                 basis.clone(),
+                reason.unwrap_or_default().to_string(),
             ])
             .map_err(|e| csv_err(&p, e))?;
         }
