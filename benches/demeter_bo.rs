@@ -2,7 +2,8 @@
 //! (2 objectives + 2 constraints) on 30 points in 5-D, one RGPE per outcome with 2 supports,
 //! and NEHVI over 1 000 candidate configurations with 256 or 1 024 posterior samples; and the
 //! policy's own decision step (`demeter_policy/*`: forecast, latency class, constraint models,
-//! rules, and a profiling round's NEHVI suggestions) on 60 profiles.
+//! rules, and a profiling round's NEHVI suggestions) on 60 profiles; and the IFTM recovery
+//! detector of one profiling run (`profiling/*`).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use demeter_sim::demeter::bo::{nehvi, sobol, GaussianProcess, Rgpe, Surrogate};
@@ -283,5 +284,37 @@ fn demeter_18h(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(demeter_bo, benches, policy_decision, demeter_18h);
+/// The prototype's recovery detector per profiling run: draw and train the 50-model IFTM
+/// population on a 60-s window, then classify 340 seconds after the failure.
+fn iftm_detector(c: &mut Criterion) {
+    use demeter_sim::policy::iftm::Iftm;
+    let window: Vec<Option<(f64, f64)>> = (0..60)
+        .map(|i| {
+            Some((
+                26_000.0 + 40.0 * ((i * 7) % 11) as f64,
+                800.0 + (i % 5) as f64 * 30.0,
+            ))
+        })
+        .collect();
+    let mut group = c.benchmark_group("profiling");
+    group.bench_function("iftm_train_60s_classify_340s", |b| {
+        b.iter(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            let mut d = Iftm::train(&mut rng, &window);
+            let normal = (0..340)
+                .filter(|t| d.is_normal(26_000.0 + 10.0 * *t as f64, 900.0))
+                .count();
+            criterion::black_box(normal)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    demeter_bo,
+    benches,
+    policy_decision,
+    demeter_18h,
+    iftm_detector
+);
 criterion_main!(demeter_bo);

@@ -73,21 +73,15 @@ pub fn run_profile_from(
         };
     };
     let inj_epoch = start + inj.as_secs() as i64;
-    let pre: Vec<(f64, f64)> = (inj_epoch - 60..inj_epoch)
-        .filter_map(|t| Some((series.throughput_rps.at(t)?, series.consumer_lag.at(t)?)))
-        .collect();
-    // The offered load moves during a recovery (the recorded workloads drift by several
-    // percent in minutes): throughput is compared after removing the change of the offered
-    // load's 30-s mean since the pre-failure window, as a detector trained on the series would.
-    let offered_30 = |t: i64| mean_in(&series.workload_rps, t - 30, t);
-    let offered_pre = mean_in(&series.workload_rps, inj_epoch - 60, inj_epoch);
+    // The prototype trains its detector on the measurement window's (throughput, lag) seconds
+    // and reads them raw from the injection on (research/demeter.md §2.3).
+    let sample = |t: i64| Some((series.throughput_rps.at(t)?, series.consumer_lag.at(t)?));
+    let window: Vec<Option<(f64, f64)>> = (w0..w1).map(sample).collect();
     let post: Vec<Option<(f64, f64)>> = (inj_epoch..start + child.horizon().as_secs() as i64)
-        .map(|t| {
-            let thr = series.throughput_rps.at(t)? - (offered_30(t) - offered_pre);
-            Some((thr, series.consumer_lag.at(t)?))
-        })
+        .map(sample)
         .collect();
-    let (recovery_s, recovered) = measure_recovery(spec, &pre, &post);
+    let mut rng = crate::rng::stream(seed, "iftm");
+    let (recovery_s, recovered) = measure_recovery(spec, &window, &post, &mut rng);
     let done_after = if recovered {
         recovery_s + spec.normal_streak_s as f64
     } else {

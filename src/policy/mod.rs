@@ -6,6 +6,7 @@
 
 pub mod ds2;
 pub mod flink_autoscaler;
+pub mod iftm;
 mod lvr;
 mod observation;
 mod params;
