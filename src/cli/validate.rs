@@ -285,6 +285,13 @@ fn validate_one(args: &ValidateArgs, run_dir: &Path, out: &Path) -> anyhow::Resu
             .as_secs_f64();
         let summary = crate::calibrate::profiles::summarize(&profile_rows, cap_s);
         text.push_str(&crate::calibrate::profiles::render(&profile_rows, &summary));
+        if !args.no_plots {
+            plot_profiles(&title, &profile_rows, out)?;
+            text.push_str(
+                "\n![profiles_recovery.png](profiles_recovery.png)\n\
+                 ![profiles_throughput.png](profiles_throughput.png)\n",
+            );
+        }
         std::fs::write(
             out.join("profiles_compared.json"),
             serde_json::to_string_pretty(&serde_json::json!({
@@ -332,4 +339,61 @@ fn live_timeline_report(
         ));
     }
     out
+}
+
+/// The profiling runs' scatter plots: recovery by checkpoint interval and throughput by slots
+/// per TaskManager, recorded against simulated.
+fn plot_profiles(
+    title: &str,
+    rows: &[crate::calibrate::profiles::ProfileComparison],
+    out: &Path,
+) -> Result<(), crate::plot::PlotError> {
+    use crate::plot::{plot_scatter, ScatterGroup};
+    use std::collections::BTreeMap;
+    let mut by_chk: BTreeMap<u64, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut by_slots: BTreeMap<u32, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in rows {
+        if let Some(rec) = r.recorded_recovery_s {
+            by_chk
+                .entry(r.checkpoint_interval_s.round() as u64)
+                .or_default()
+                .push((rec, r.simulated_recovery_s));
+        }
+        by_slots
+            .entry(r.task_slots)
+            .or_default()
+            .push((r.recorded_throughput_rps, r.simulated_throughput_rps));
+    }
+    let groups = |m: Vec<(String, Vec<(f64, f64)>)>| {
+        m.into_iter()
+            .map(|(label, points)| ScatterGroup { label, points })
+            .collect::<Vec<_>>()
+    };
+    plot_scatter(
+        &format!("{title}: profile recovery"),
+        "recovery (s; 360 = not recovered)",
+        &groups(
+            by_chk
+                .into_iter()
+                .map(|(c, p)| (format!("{c}-s checkpoints"), p))
+                .collect(),
+        ),
+        &out.join("profiles_recovery.png"),
+    )?;
+    plot_scatter(
+        &format!("{title}: profile throughput"),
+        "throughput (records/s)",
+        &groups(
+            by_slots
+                .into_iter()
+                .map(|(n, p)| {
+                    (
+                        format!("{n} slot{} per TM", if n == 1 { "" } else { "s" }),
+                        p,
+                    )
+                })
+                .collect(),
+        ),
+        &out.join("profiles_throughput.png"),
+    )
 }

@@ -2,7 +2,8 @@
 //!
 //! Public entry points: [`plot_run`] (one run folder's six series as four charts plus a stacked
 //! overview), [`plot_overlay`] (two series on one time axis, e.g. recorded vs simulated) and
-//! [`plot_comparison`] (one metric per policy as bars with error bars). [`downsample`] is the pure
+//! [`plot_comparison`] (one metric per policy as bars with error bars), [`plot_scatter`]
+//! (recorded against simulated, one point per item). [`downsample`] is the pure
 //! bucketing the time charts use.
 //!
 //! Text uses an embedded DejaVu Sans (see `DejaVuSans.LICENSE`), registered once with plotters'
@@ -14,6 +15,7 @@ mod comparison;
 pub mod downsample;
 mod overlay;
 mod run;
+mod scatter;
 mod timeline;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ pub use comparison::plot_comparison;
 pub use downsample::{choose_bucket_s, downsample, Bucket};
 pub use overlay::plot_overlay;
 pub use run::{plot_run, RUN_PLOT_FILES};
+pub use scatter::{plot_scatter, ScatterGroup};
 
 /// Why a chart could not be written. Every variant names the output file.
 #[derive(Debug, thiserror::Error)]

@@ -81,7 +81,7 @@ fn replay_repeats_the_recorded_second_failovers() {
 #[test]
 fn demeter_replay_compares_the_recorded_profiles() {
     let Some(results) = results() else { return };
-    let (_out, dir) = validate(&results, "1_demeter_ADS_24_small_new", &["--no-plots"]);
+    let (_out, dir) = validate(&results, "1_demeter_ADS_24_small_new", &[]);
     let recorded = std::fs::read_to_string(results.join("1_demeter_ADS_24_small_new/profiles.csv"))
         .unwrap()
         .lines()
@@ -111,4 +111,10 @@ fn demeter_replay_compares_the_recorded_profiles() {
     assert!((0.0..60.0).contains(&bias), "{s}");
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("## Profiling runs"), "{report}");
+    // The scatter plots of recorded against simulated recovery and throughput.
+    for png in ["profiles_recovery.png", "profiles_throughput.png"] {
+        let bytes = std::fs::read(dir.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
+        assert!(report.contains(&format!("]({png})")), "{report}");
+    }
 }
