@@ -11,7 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{Color, IntoTextStyle, RGBColor};
 
 use super::timeline::{
-    fmt_si, linear_y_range, trim_decimals, BLUE, BROWN, CAPTION_PX, DESC_PX, GREEN, LABEL_PX,
+    fmt_si, house_mesh, linear_y_range, trim_decimals, BLUE, BROWN, CAPTION_PX, GREEN, LABEL_PX,
     ORANGE, PURPLE, RED,
 };
 use super::{render_png, step, PlotError, FONT_FAMILY};
@@ -65,20 +65,18 @@ pub fn plot_comparison(
                 .map_or_else(String::new, |b| b.label.to_string()),
             _ => String::new(),
         };
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(bars.len().max(1))
-            .y_labels(8)
-            .x_label_formatter(&label_of)
-            .y_label_formatter(&|v| fmt_si(*v))
-            .y_desc(metric_label)
-            .label_style((FONT_FAMILY, LABEL_PX))
-            .axis_desc_style((FONT_FAMILY, DESC_PX))
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .draw()
-            .map_err(step("drawing the axes"))?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(bars.len().max(1))
+                .y_labels(8)
+                .x_label_formatter(&label_of)
+                .y_label_formatter(&|v| fmt_si(*v))
+                .y_desc(metric_label),
+        )
+        .draw()
+        .map_err(step("drawing the axes"))?;
 
         let at = |i: usize| i32::try_from(i).unwrap_or(i32::MAX);
         chart

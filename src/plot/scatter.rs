@@ -7,7 +7,7 @@ use plotters::prelude::{ChartBuilder, Circle, PathElement, SeriesLabelPosition, 
 use plotters::style::{Color, RGBColor};
 
 use super::timeline::{
-    fmt_si, BLUE, BROWN, CAPTION_PX, DARK_GRAY, DESC_PX, GREEN, LABEL_PX, ORANGE, PURPLE, RED,
+    fmt_si, house_mesh, BLUE, BROWN, CAPTION_PX, DARK_GRAY, GREEN, LABEL_PX, ORANGE, PURPLE, RED,
 };
 use super::{render_png, step, PlotError, FONT_FAMILY};
 
@@ -45,20 +45,18 @@ pub fn plot_scatter(
             .y_label_area_size(76)
             .build_cartesian_2d(0.0..top, 0.0..top)
             .map_err(step("laying out the chart"))?;
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .y_labels(8)
-            .x_label_formatter(&|v| fmt_si(*v))
-            .y_label_formatter(&|v| fmt_si(*v))
-            .x_desc(format!("recorded {axis_label}"))
-            .y_desc(format!("simulated {axis_label}"))
-            .label_style((FONT_FAMILY, LABEL_PX))
-            .axis_desc_style((FONT_FAMILY, DESC_PX))
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .draw()
-            .map_err(step("drawing the axes"))?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .x_labels(8)
+                .y_labels(8)
+                .x_label_formatter(&|v| fmt_si(*v))
+                .y_label_formatter(&|v| fmt_si(*v))
+                .x_desc(format!("recorded {axis_label}"))
+                .y_desc(format!("simulated {axis_label}")),
+        )
+        .draw()
+        .map_err(step("drawing the axes"))?;
         chart
             .draw_series(std::iter::once(PathElement::new(
                 [(0.0, 0.0), (top, top)],

@@ -3,12 +3,13 @@
 
 use std::ops::Range;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::element::DashedPathElement;
 use plotters::prelude::{
-    BitMapBackend, Cartesian2d, ChartContext, PathElement, Polygon, RGBColor, SeriesLabelPosition,
-    BLACK, WHITE,
+    BitMapBackend, Cartesian2d, ChartContext, DrawingBackend, PathElement, Polygon, RGBColor,
+    SeriesLabelPosition, BLACK, WHITE,
 };
 use plotters::style::{Color, ShapeStyle};
 
@@ -197,6 +198,22 @@ pub(crate) fn trim_decimals(v: f64, decimals: usize) -> String {
     }
 }
 
+/// The house style of every chart's grid and axis text: the embedded font at the label and
+/// description sizes, faint bold and light grid lines.
+pub(crate) fn house_mesh<'m, 'a, 'b, X, Y, XT, YT, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+    DB: DrawingBackend,
+{
+    mesh.label_style((FONT_FAMILY, LABEL_PX))
+        .axis_desc_style((FONT_FAMILY, DESC_PX))
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
+}
+
 /// Draws the grid, the axes and their descriptions.
 pub(crate) fn draw_mesh<Y>(
     chart: &mut TimeChart<'_, '_, Y>,
@@ -206,20 +223,18 @@ pub(crate) fn draw_mesh<Y>(
 where
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
-    chart
-        .configure_mesh()
-        .x_desc("time since start (h)")
-        .y_desc(y_desc)
-        .x_labels(12)
-        .y_labels(7)
-        .x_label_formatter(&|v| fmt_hours(*v))
-        .y_label_formatter(y_fmt)
-        .label_style((FONT_FAMILY, LABEL_PX))
-        .axis_desc_style((FONT_FAMILY, DESC_PX))
-        .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(BLACK.mix(0.04))
-        .draw()
-        .map_err(step("drawing the axes"))
+    house_mesh(
+        chart
+            .configure_mesh()
+            .x_desc("time since start (h)")
+            .y_desc(y_desc)
+            .x_labels(12)
+            .y_labels(7)
+            .x_label_formatter(&|v| fmt_hours(*v))
+            .y_label_formatter(y_fmt),
+    )
+    .draw()
+    .map_err(step("drawing the axes"))
 }
 
 /// Draws the legend in the upper right corner (only if some series has a label).
