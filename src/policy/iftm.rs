@@ -302,6 +302,64 @@ mod tests {
         assert!((m.threshold() - (first / 60.0 + m.sigma * sd)).abs() < 1e-6 * first);
     }
 
+    /// A model with chosen hyperparameters and weights instead of random ones.
+    fn model(d: usize, mk: usize, weights: Vec<f64>, sigma: f64, max_train: usize) -> Model {
+        let rate = 0.5 / mk as f64;
+        let stride = mk.min(max_train).max(1);
+        let mut inv = vec![0.0; stride * stride];
+        for i in 0..stride {
+            inv[i * stride + i] = rate * rate * 2.0 * mk as f64;
+        }
+        Model {
+            d,
+            mk,
+            rate,
+            weights,
+            inv,
+            stride,
+            history: Vec::new(),
+            sigma,
+            errors: 0,
+            error_mean: 0.0,
+            error_m2: 0.0,
+        }
+    }
+
+    #[test]
+    fn one_online_newton_step_by_hand() {
+        // d = 1, mk = 2: rate 0.25, inverse Hessian starts at 0.25 I.
+        let mut m = model(1, 2, vec![0.1, -0.2], 1.5, 3);
+        let (x0, x1, x2) = ([10.0, 1.0], [12.0, 1.0], [13.0, 2.0]);
+        m.train(x0); // predicts 0: error |x0|, nothing to learn from
+        m.train(x1); // predicts x0; the only difference so far is 0: no step
+        assert_eq!(m.weights, vec![0.1, -0.2]);
+        m.train(x2);
+        // Third prediction: x1 + 0.1 (x1 - x0) = (12.2, 1); error (0.8, 1).
+        // Gradient -2 e . diff = (-3.2, 0); v = 0.25 g = (-0.8, 0); b = 1 + g.v = 3.56;
+        // w0 -= v0 / b / rate.
+        let b = 1.0 + 3.2 * 0.8;
+        assert!(
+            (m.weights[0] - (0.1 + 0.8 / b / 0.25)).abs() < 1e-12,
+            "{:?}",
+            m.weights
+        );
+        assert_eq!(m.weights[1], -0.2);
+        assert!((m.inv[0] - (0.25 - 0.64 / b)).abs() < 1e-12);
+        // The fixed prediction after the window: the last two samples' differences (mk = 2).
+        let p = m.predict();
+        let w0 = m.weights[0];
+        assert!(
+            (p[0] - (13.0 + w0 * 1.0 - 0.2 * 2.0)).abs() < 1e-12,
+            "{p:?}"
+        );
+        assert!((p[1] - (2.0 + w0 * 1.0)).abs() < 1e-12, "{p:?}");
+        // Threshold: mean + 1.5 sample sd of the three training errors.
+        let errors = [101.0f64.sqrt(), 2.0, (0.64f64 + 1.0).sqrt()];
+        let mean = errors.iter().sum::<f64>() / 3.0;
+        let sd = (errors.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        assert!((m.threshold() - (mean + 1.5 * sd)).abs() < 1e-9);
+    }
+
     #[test]
     fn the_thresholds_are_wide_and_the_vote_reads_them() {
         let mut rng = SimRng::seed_from_u64(7);
