@@ -69,6 +69,11 @@ impl Model {
         let mk = rng.random_range(2..=MAX_MK);
         let sigma = MAX_SIGMA * rng.random::<f64>();
         let weights = (0..mk).map(|_| rng.random::<f64>() - 0.5).collect();
+        Model::new(d, mk, weights, sigma, max_train)
+    }
+
+    /// An untrained model with `d` differences, `mk` AR weights and threshold factor `sigma`.
+    fn new(d: usize, mk: usize, weights: Vec<f64>, sigma: f64, max_train: usize) -> Model {
         // initRate(mk) = 0.5 min(1 / mk, 4 g D) with D = sqrt(2 mk), g = 2 sqrt(mk) D: 0.5 / mk.
         let rate = 0.5 / mk as f64;
         // A = I / (rate^2 D^2), so its inverse is rate^2 2 mk = 0.5 / mk on the diagonal.
@@ -302,33 +307,10 @@ mod tests {
         assert!((m.threshold() - (first / 60.0 + m.sigma * sd)).abs() < 1e-6 * first);
     }
 
-    /// A model with chosen hyperparameters and weights instead of random ones.
-    fn model(d: usize, mk: usize, weights: Vec<f64>, sigma: f64, max_train: usize) -> Model {
-        let rate = 0.5 / mk as f64;
-        let stride = mk.min(max_train).max(1);
-        let mut inv = vec![0.0; stride * stride];
-        for i in 0..stride {
-            inv[i * stride + i] = rate * rate * 2.0 * mk as f64;
-        }
-        Model {
-            d,
-            mk,
-            rate,
-            weights,
-            inv,
-            stride,
-            history: Vec::new(),
-            sigma,
-            errors: 0,
-            error_mean: 0.0,
-            error_m2: 0.0,
-        }
-    }
-
     #[test]
     fn one_online_newton_step_by_hand() {
         // d = 1, mk = 2: rate 0.25, inverse Hessian starts at 0.25 I.
-        let mut m = model(1, 2, vec![0.1, -0.2], 1.5, 3);
+        let mut m = Model::new(1, 2, vec![0.1, -0.2], 1.5, 3);
         let (x0, x1, x2) = ([10.0, 1.0], [12.0, 1.0], [13.0, 2.0]);
         m.train(x0); // predicts 0: error |x0|, nothing to learn from
         m.train(x1); // predicts x0; the only difference so far is 0: no step
