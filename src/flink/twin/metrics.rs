@@ -99,7 +99,9 @@ impl Twin {
     }
 
     /// Time (ms) a record read now spends in in-flight buffers up to the measuring operator
-    /// (+ window residence unless the job subtracts it, + WAN latency).
+    /// (+ window residence unless the job subtracts it, + WAN latency). A job that subtracts the
+    /// window residence (YSB: `LatencyAfter` takes off `fire - latencyBefore`) also takes off
+    /// the wait in the window vertex's input buffers, so that queue does not count.
     fn buffer_ms_now(&self) -> f64 {
         let spec = &self.setup.model.spec.latency;
         let mut buffer_ms = 0.0;
@@ -108,7 +110,8 @@ impl Twin {
                 continue;
             }
             let rate = self.last_second[v].records_in;
-            if self.queued[v] > 0.0 && rate > 0.0 {
+            let subtracted = spec.excludes_window_residence && self.graph.vertices[v].is_window;
+            if self.queued[v] > 0.0 && rate > 0.0 && !subtracted {
                 buffer_ms += self.queued[v] / rate * 1000.0;
             }
             if !spec.excludes_window_residence {
