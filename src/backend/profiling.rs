@@ -35,11 +35,12 @@ pub fn run_profile_from(
     seed: u64,
 ) -> ProfileResult {
     let failure_at = spec.warmup + spec.measure;
+    // The injector may wait for the next checkpoint and then the interval minus the alignment.
     let horizon = failure_at
-        + spec.align_before_checkpoint
+        + config.checkpoint_interval
+        + config.checkpoint_interval
         + spec.detect
         + spec.max_recovery
-        + config.checkpoint_interval
         + SimDuration::from_secs(5);
     let plan = FailurePlan {
         kind: FailureKind::NetworkDelay {

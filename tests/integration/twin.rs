@@ -1215,3 +1215,104 @@ fn the_wait_in_front_of_the_window_is_not_in_ysb_latency() {
         "max latency {max_ms:.0} ms"
     );
 }
+
+fn event_times(twin: &Twin, kind: &str) -> Vec<f64> {
+    twin.events()
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.time.as_secs_f64())
+        .collect()
+}
+
+/// A checkpoint in flight when a TaskManager is cut off cannot complete: that TaskManager's
+/// acknowledgement is held by the delay until the failover aborts the checkpoint, so the job
+/// restores the one before.
+#[test]
+fn a_checkpoint_in_flight_at_a_network_delay_does_not_complete() {
+    let run = |failures: Option<FailurePlan>| {
+        let mut model = ysb();
+        model.spec.restart.second_failover = None;
+        let mut twin = Twin::new(setup(model, static_config(24, 10), 40_000.0, 400, failures));
+        twin.advance_until(SimTime::from_secs(400));
+        twin
+    };
+    let calm = run(None);
+    let trigger = event_times(&calm, "checkpoint_triggered")
+        .into_iter()
+        .find(|&t| t > 200.0)
+        .unwrap();
+    let done = event_times(&calm, "checkpoint_completed")
+        .into_iter()
+        .find(|&t| t > trigger)
+        .unwrap();
+    assert!(
+        done - trigger > 0.5,
+        "the checkpoint takes {}",
+        done - trigger
+    );
+    // The delay starts 0.3 s after the trigger, while the checkpoint is in flight.
+    let at = SimTime::ZERO + SimDuration::from_secs_f64(trigger + 0.3);
+    let plan = FailurePlan {
+        schedule: FailureSchedule::At(vec![at]),
+        ..one_delay_at(0)
+    };
+    let failed = run(Some(plan));
+    let restarted = event_times(&failed, "job_restarting")[0];
+    let completed = event_times(&failed, "checkpoint_completed");
+    assert!(
+        !completed.iter().any(|&t| t > trigger && t < restarted),
+        "completed after the delay began: {completed:?}"
+    );
+    // Without the delay it would have completed before the failover.
+    assert!(done < restarted);
+}
+
+/// The experiments' injector aligns a failure `before` ahead of the next checkpoint's
+/// completion: when that is further away it sleeps; when it is closer it polls until the next
+/// checkpoint completes and then waits interval - before (dos-group/demeter `Graph.java`).
+#[test]
+fn an_aligned_failure_lands_five_seconds_before_the_next_completion() {
+    let run = |due: f64| {
+        let mut model = ysb();
+        model.spec.restart.second_failover = None;
+        let plan = FailurePlan {
+            schedule: FailureSchedule::At(vec![
+                SimTime::ZERO + SimDuration::from_secs_f64(due.min(1e6)),
+            ]),
+            align_before_checkpoint: Some(SimDuration::from_secs(5)),
+            ..one_delay_at(0)
+        };
+        let mut twin = Twin::new(setup(
+            model,
+            static_config(24, 10),
+            40_000.0,
+            400,
+            Some(plan),
+        ));
+        twin.advance_until(SimTime::from_secs(400));
+        twin
+    };
+    let calm = run(1e9);
+    let ack = event_times(&calm, "checkpoint_completed")
+        .into_iter()
+        .find(|&t| t > 200.0)
+        .unwrap();
+    let next_ack = event_times(&calm, "checkpoint_completed")
+        .into_iter()
+        .find(|&t| t > ack)
+        .unwrap();
+    // Due 2 s after an acknowledgement: 10 - 2 - 5 = 3 s later, i.e. 5 s after it.
+    let early = event_times(&run(ack + 2.0), "failure_injected")[0];
+    assert!(
+        (early - (ack + 5.0)).abs() < 1e-6,
+        "{early} vs {}",
+        ack + 5.0
+    );
+    // Due 7 s after it (3 s before the next completion): 5 s after the next one.
+    let late = event_times(&run(ack + 7.0), "failure_injected")[0];
+    assert!(
+        (late - (next_ack + 5.0)).abs() < 1e-6,
+        "{late} vs {}",
+        next_ack + 5.0
+    );
+}

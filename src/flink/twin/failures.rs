@@ -28,20 +28,37 @@ impl Twin {
             );
             return;
         }
-        let wait = match (plan.align_before_checkpoint, self.completed) {
-            (Some(before), Some(c)) => {
-                let since_ack = self.now.since(c.completed_at).as_secs_f64();
-                self.config.checkpoint_interval.as_secs_f64() - since_ack - before.as_secs_f64()
-            }
-            _ => 0.0,
+        if plan.align_before_checkpoint.is_some() {
+            self.align_failure(index);
+        } else {
+            self.inject(index);
+        }
+    }
+
+    /// The experiments' injector (dos-group/demeter `Graph.java`, EXECUTE and PROFILE): wait =
+    /// interval - (now - last ack) - before; if positive it sleeps that long and injects,
+    /// otherwise it polls until the next checkpoint completes and computes again, so the
+    /// failure always lands `before` ahead of the next completion, never while one is due.
+    pub(super) fn align_failure(&mut self, index: usize) {
+        let before = self
+            .setup
+            .failures
+            .as_ref()
+            .and_then(|p| p.align_before_checkpoint)
+            .unwrap_or(SimDuration::ZERO);
+        let Some(c) = self.completed else {
+            self.inject(index);
+            return;
         };
+        let since_ack = self.now.since(c.completed_at).as_secs_f64();
+        let wait = self.config.checkpoint_interval.as_secs_f64() - since_ack - before.as_secs_f64();
         if wait > 0.0 {
             self.queue.schedule(
                 self.now + SimDuration::from_secs_f64(wait),
                 Event::FailureInject { index },
             );
         } else {
-            self.inject(index);
+            self.failure_awaiting_checkpoint = Some(index);
         }
     }
 

@@ -299,6 +299,9 @@ pub struct Twin {
     rng_second_failover: SimRng,
     /// The injected failure whose restarted attempt fails again once it has resumed.
     second_failover_due: Option<usize>,
+    /// A failure due while the next checkpoint was less than the alignment away: the injector
+    /// polls until that checkpoint completes, then waits the alignment from it.
+    failure_awaiting_checkpoint: Option<usize>,
     /// What caused the restart in progress (or the last one).
     last_restart_cause: Option<RestartCause>,
     /// The restart in progress resumes no earlier than this (a second failover's outage).
@@ -416,6 +419,7 @@ impl Twin {
             rng_restart: stream(setup.seed, "restart"),
             rng_second_failover: stream(setup.seed, "second_failover"),
             second_failover_due: None,
+            failure_awaiting_checkpoint: None,
             last_restart_cause: None,
             resume_at_least: SimTime::ZERO,
             rng_checkpoint: stream(setup.seed, "checkpoint"),
@@ -645,6 +649,17 @@ impl Twin {
             }
             Event::CheckpointComplete { attempt, id } if attempt == self.attempt => {
                 if let Some(p) = self.pending_checkpoint.filter(|p| p.id == id) {
+                    if self.tm_unreachable > 0 {
+                        // A TaskManager cut off since the trigger never acknowledges in time:
+                        // the checkpoint can only time out or be aborted by the failover.
+                        let timeout =
+                            SimDuration::from_secs_f64(self.setup.model.spec.checkpoint.timeout_s);
+                        self.queue.schedule(
+                            p.triggered_at + timeout,
+                            Event::CheckpointTimeout { attempt, id },
+                        );
+                        return;
+                    }
                     let started = p.triggered_at;
                     self.completed = Some(CompletedCheckpoint {
                         id,
@@ -654,6 +669,9 @@ impl Twin {
                     });
                     self.pending_checkpoint = None;
                     self.log("checkpoint_completed", format!("id {id}"));
+                    if let Some(index) = self.failure_awaiting_checkpoint.take() {
+                        self.align_failure(index);
+                    }
                 }
             }
             Event::CheckpointTimeout { attempt, id }

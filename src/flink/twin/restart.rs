@@ -107,6 +107,17 @@ impl Twin {
             JobStatus::Restarting
         };
         self.pending_checkpoint = None;
+        if cause == RestartCause::Redeploy {
+            if let Some(index) = self.failure_awaiting_checkpoint.take() {
+                // The injector asks Flink about the job it knew; a redeployed job has a new id,
+                // the call fails and that failure is lost (research/demeter.md §2.2).
+                self.failures_skipped += 1;
+                self.log(
+                    "failure_skipped",
+                    format!("#{}: redeployed while waiting for a checkpoint", index + 1),
+                );
+            }
+        }
         if cause != RestartCause::Redeploy && self.pending_redeploy.take().is_some() {
             // A failover aborts a stop-with-savepoint in flight; the caller may try again.
             self.log("savepoint_aborted", format!("{cause:?}"));
