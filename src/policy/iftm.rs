@@ -264,8 +264,9 @@ impl Iftm {
         2 * anomalous <= POPULATION
     }
 
-    /// The median over the models of their threshold (for reports and tests).
-    pub fn median_threshold(&self) -> f64 {
+    /// The median over the models of their threshold.
+    #[cfg(test)]
+    fn median_threshold(&self) -> f64 {
         let mut t = self.thresholds.clone();
         t.sort_by(f64::total_cmp);
         t.get(t.len() / 2).copied().unwrap_or(0.0)

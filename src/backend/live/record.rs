@@ -16,14 +16,26 @@ pub struct LiveEvent {
     pub detail: String,
 }
 
+/// One action the policy took on the live job.
+#[derive(Clone, Debug)]
+pub struct RecordedDecision {
+    pub time: SimTime,
+    pub action: String,
+    /// "applied", or why the backend refused it.
+    pub outcome: String,
+    /// Summary of the observation the decision was based on.
+    pub basis: String,
+    /// Why the policy took it (`Policy::explain`), attached after the run.
+    pub reason: Option<&'static str>,
+}
+
 /// The run so far.
 #[derive(Clone, Debug, Default)]
 pub struct Recording {
     start_ms: u64,
     pub run: RunData,
     pub events: Vec<LiveEvent>,
-    /// (time, action, outcome, observation summary, why the policy took it).
-    pub decisions: Vec<(SimTime, String, String, String, Option<&'static str>)>,
+    pub decisions: Vec<RecordedDecision>,
     /// Per poll: time and the per-vertex rates/parallelism (for calibration).
     pub vertex_rows: Vec<String>,
     /// Per change of the running job's per-vertex parallelism: (epoch second, parallelism).
@@ -113,8 +125,13 @@ impl Recording {
     pub fn config_changed(&mut self, _t: SimTime) {}
 
     pub fn decision(&mut self, t: SimTime, action: &Action, outcome: &str, basis: &str) {
-        self.decisions
-            .push((t, format!("{action:?}"), outcome.into(), basis.into(), None));
+        self.decisions.push(RecordedDecision {
+            time: t,
+            action: format!("{action:?}"),
+            outcome: outcome.into(),
+            basis: basis.into(),
+            reason: None,
+        });
     }
 
     /// The policy's reasons for the decisions recorded so far, in order (the control loop's
@@ -122,7 +139,7 @@ impl Recording {
     pub fn set_reasons(&mut self, reasons: &[Option<&'static str>]) {
         if reasons.len() == self.decisions.len() {
             for (d, r) in self.decisions.iter_mut().zip(reasons) {
-                d.4 = *r;
+                d.reason = *r;
             }
         }
     }
@@ -269,7 +286,14 @@ impl Recording {
         let mut w = csv::Writer::from_path(&p).map_err(|e| csv_err(&p, e))?;
         w.write_record(["time_s", "action", "refused", "observation", "reason"])
             .map_err(|e| csv_err(&p, e))?;
-        for (t, a, outcome, basis, reason) in &self.decisions {
+        for RecordedDecision {
+            time: t,
+            action: a,
+            outcome,
+            basis,
+            reason,
+        } in &self.decisions
+        {
             let refused = if outcome == "applied" {
                 ""
             } else {

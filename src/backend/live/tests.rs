@@ -229,12 +229,12 @@ fn bounds_clamp_dry_run_applies_nothing_and_rescales_are_capped() {
         .to_string()
         .contains("no provisioner"));
     assert!(b.recording().decisions.len() == 3);
-    assert!(b.recording().decisions[0].3.contains("pending=5000"));
+    assert!(b.recording().decisions[0].basis.contains("pending=5000"));
     // The policy's reasons are attached only when there is one per decision.
     b.set_decision_reasons(&[Some("a")]);
-    assert!(b.recording().decisions.iter().all(|d| d.4.is_none()));
+    assert!(b.recording().decisions.iter().all(|d| d.reason.is_none()));
     b.set_decision_reasons(&[Some("scale up"), None, Some("add a node")]);
-    let reasons: Vec<_> = b.recording().decisions.iter().map(|d| d.4).collect();
+    let reasons: Vec<_> = b.recording().decisions.iter().map(|d| d.reason).collect();
     assert_eq!(reasons, [Some("scale up"), None, Some("add a node")]);
 }
 
