@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::{Backend, SimBackend};
 use crate::control::{self, Decision};
-use crate::flink::{Twin, TwinSetup};
+use crate::flink::{Alignment, FailurePlan, Twin, TwinSetup};
 use crate::policy::{self, Policy};
 use crate::rng;
 use crate::runfolder::{ConfigRow, RunData, Series};
@@ -107,8 +107,20 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
         .unwrap_or(0);
     let hints = policy.deployment();
     let mut config = scenario.config.clone();
+    let mut failures = scenario.failures.clone();
     if let Some(interval) = hints.checkpoint_interval {
         config.checkpoint_interval = interval;
+        // The policy's job hard-codes its interval (reactive35's YAML: 20 s); the experiment's
+        // injector still computes with the one it configured (research/demeter.md §3.2).
+        if let Some(FailurePlan {
+            alignment: Alignment::BeforeCheckpoint(clock),
+            ..
+        }) = failures.as_mut()
+        {
+            clock
+                .interval
+                .get_or_insert(scenario.config.checkpoint_interval);
+        }
     }
     Ok(Prepared {
         edge: scenario.edge.clone(),
@@ -120,7 +132,7 @@ pub fn prepare(scenario: &Scenario, overrides: &Overrides) -> Result<Prepared, S
             workload_rps: rates,
             tick: scenario.tick,
             horizon,
-            failures: scenario.failures.clone(),
+            failures,
             seed,
             start_epoch: scenario.start_epoch,
         },

@@ -42,6 +42,10 @@ impl SimTime {
                 .unwrap_or_else(|| panic!("time went backwards: {self} since {earlier}")),
         )
     }
+    /// The instant `d` before this one, or the start if that is earlier.
+    pub fn saturating_sub(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_sub(d.0))
+    }
     /// The span since `earlier`, or zero if `earlier` is later.
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
@@ -73,6 +77,10 @@ impl SimDuration {
     }
     pub fn min(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.min(other.0))
+    }
+    /// `self - other`, or zero if `other` is longer.
+    pub fn saturating_sub(self, other: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_sub(other.0))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Profiling runs in the twin: child simulations of candidate configurations reading the same
 //! input stream as production, measured as the Demeter prototype measured them.
 
-use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
+use crate::flink::failure::{
+    Alignment, FailureKind, FailurePlan, FailureSchedule, InjectorClock, SecondFailover,
+};
 use crate::flink::{JobConfig, Twin};
 use crate::policy::profile::{measure_recovery, ProfileResult, ProfileSpec};
 use crate::runfolder::Series;
@@ -47,7 +49,10 @@ pub fn run_profile_from(
             duration: spec.failure_delay,
         },
         schedule: FailureSchedule::At(vec![SimTime::ZERO + failure_at]),
-        align_before_checkpoint: Some(spec.align_before_checkpoint),
+        alignment: Alignment::BeforeCheckpoint(InjectorClock {
+            before: spec.align_before_checkpoint,
+            interval: None,
+        }),
         second_failover: SecondFailover::Model,
     };
     let mut child = parent.child_from(at, config.clone(), horizon, Some(plan), seed);

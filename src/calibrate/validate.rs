@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 
 use crate::backend::SimBackend;
 use crate::control;
-use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
+use crate::flink::failure::{
+    Alignment, FailureKind, FailurePlan, FailureSchedule, InjectorClock, SecondFailover,
+};
 use crate::flink::{JobConfig, JobModel, SchedulerMode, Twin, TwinSetup};
 use crate::report::{self, Summary};
 use crate::runfolder::{RunData, Series};
@@ -125,12 +127,24 @@ fn simulate_with_rates(setup: RecordedSetup) -> (RunResult, PerSecond, PerSecond
             duration: SimDuration::from_secs(30),
         },
     };
-    // Demeter: Chaos Mesh NetworkChaos delay for 30 s (research/demeter.md §2.2); the recorded
-    // injection times are already aligned to the checkpoints.
+    // Demeter: Chaos Mesh NetworkChaos delay for 30 s (research/demeter.md §2.2). The recorded
+    // injection times were aligned by the experiments' injector (5 s before the completion it
+    // expected one interval after the last acknowledgement; the Reactive experiment's injector
+    // computes with its properties' 10 s while the job runs 20 s, §3.2): the twin takes its
+    // checkpoint where the recorded job's last one completed, so each failure replays the
+    // recorded amount of work. The live recordings' failures are kills at a chosen second.
+    let alignment = match setup.policy {
+        RecordedPolicy::Live => Alignment::None,
+        RecordedPolicy::Reactive => Alignment::Recorded(InjectorClock {
+            interval: Some(SimDuration::from_secs(10)),
+            ..InjectorClock::experiments()
+        }),
+        _ => Alignment::Recorded(InjectorClock::experiments()),
+    };
     let plan = (!failures.is_empty()).then_some(FailurePlan {
         kind,
         schedule: FailureSchedule::At(failures),
-        align_before_checkpoint: None,
+        alignment,
         second_failover,
     });
     // What one source subtask sustains at full parallelism in this model (the operator

@@ -46,12 +46,60 @@ pub enum FailureSchedule {
 pub struct FailurePlan {
     pub kind: FailureKind,
     pub schedule: FailureSchedule,
-    /// Demeter's alignment: inject this long before the next checkpoint would complete
-    /// (wait = interval - (now - last ack) - before); `None` injects when due.
-    pub align_before_checkpoint: Option<SimDuration>,
+    /// How the injection relates to the job's checkpoints.
+    pub alignment: Alignment,
     /// Which network-delay failures the restarted job fails a second time, shortly after it
     /// resumed (the job model's `[restart.second_failover]` says when and for how long).
     pub second_failover: SecondFailover,
+}
+
+/// How an injection relates to the job's checkpoints. The experiments' injector (dos-group/demeter
+/// `Graph.java`, every experiment) reads the last acknowledgement from the REST API and computes
+/// wait = chkInt - (now - last ack) - 5 s with the interval from *its* configuration: for the
+/// Reactive experiment that is the properties' 10 s while the job YAML runs 20 s
+/// (research/demeter.md §3.2), so there it lands 5 s after an acknowledgement.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Alignment {
+    /// Injected when due.
+    #[default]
+    None,
+    /// The injector's wait: `before` ahead of the completion it expects one `interval` after
+    /// the last acknowledgement (`None`: the job's own interval at that moment).
+    BeforeCheckpoint(InjectorClock),
+    /// The due times are recorded injections, which that injector had aligned (a replay): they
+    /// are injected when due, and the twin takes a checkpoint where the recorded job's last
+    /// completion was (`interval - before` before the injection), so each failure loses the
+    /// recorded amount of work instead of whatever the twin's own checkpoint phase gives.
+    Recorded(InjectorClock),
+}
+
+/// What the injector computes its wait with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InjectorClock {
+    /// How long before the expected completion it injects (5 s in every experiment).
+    pub before: SimDuration,
+    /// The checkpoint interval it believes the job runs; `None`: the job's own.
+    pub interval: Option<SimDuration>,
+}
+
+impl InjectorClock {
+    /// The experiments' injector: 5 s before the completion, the job's own interval.
+    pub fn experiments() -> Self {
+        InjectorClock {
+            before: SimDuration::from_secs(5),
+            interval: None,
+        }
+    }
+
+    /// The interval the injector computes with when the job runs `job_interval`.
+    pub fn interval_for(&self, job_interval: SimDuration) -> SimDuration {
+        self.interval.unwrap_or(job_interval)
+    }
+
+    /// How long after the last acknowledgement the injector injects (never negative).
+    pub fn after_ack(&self, job_interval: SimDuration) -> SimDuration {
+        self.interval_for(job_interval).saturating_sub(self.before)
+    }
 }
 
 /// Which failures are followed by a second failover of the restarted job.
@@ -121,7 +169,7 @@ mod tests {
             schedule: FailureSchedule::Periodic {
                 every: SimDuration::from_secs(2700),
             },
-            align_before_checkpoint: Some(SimDuration::from_secs(5)),
+            alignment: Alignment::BeforeCheckpoint(InjectorClock::experiments()),
             second_failover: SecondFailover::Model,
         };
         let ts = plan.due_times(SimTime::from_secs(64_800), &mut stream(1, "f"));
@@ -139,7 +187,7 @@ mod tests {
             schedule: FailureSchedule::Poisson {
                 mean_interval: SimDuration::from_secs(100),
             },
-            align_before_checkpoint: None,
+            alignment: Alignment::None,
             second_failover: SecondFailover::Model,
         };
         let ts = plan.due_times(SimTime::from_secs(1_000_000), &mut stream(3, "f"));

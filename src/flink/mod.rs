@@ -12,7 +12,9 @@ pub mod twin;
 
 pub use config::{JobConfig, SchedulerMode};
 pub use edge::{EdgeState, EnergyTotals};
-pub use failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
+pub use failure::{
+    Alignment, FailureKind, FailurePlan, FailureSchedule, InjectorClock, SecondFailover,
+};
 pub use graph::JobGraph;
 pub use model::{JobModel, JobModelSpec};
 pub use twin::{JobStatus, Twin, TwinSetup};

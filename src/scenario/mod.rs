@@ -15,7 +15,9 @@ use crate::cluster::{
     EdgeSetup, NodeClass, NodeClasses, Site, SubtaskPlan, SubtaskSite, WanLink,
     DEFAULT_WAN_J_PER_BIT,
 };
-use crate::flink::failure::{FailureKind, FailurePlan, FailureSchedule, SecondFailover};
+use crate::flink::failure::{
+    Alignment, FailureKind, FailurePlan, FailureSchedule, InjectorClock, SecondFailover,
+};
 use crate::flink::graph::JobGraph;
 use crate::flink::model::{JobModel, JobModelSpec};
 use crate::flink::{JobConfig, SchedulerMode};
@@ -805,13 +807,40 @@ fn check_failures(
             ))
         }
     };
+    let before = opt(
+        "failures.align_before_checkpoint",
+        &f.align_before_checkpoint,
+    )?;
+    let injector_interval = opt(
+        "failures.injector_checkpoint_interval",
+        &f.injector_checkpoint_interval,
+    )?;
+    let alignment = match (before, injector_interval) {
+        (None, None) => Alignment::None,
+        (None, Some(_)) => {
+            return Err(SpecError::invalid(
+                path,
+                "failures.injector_checkpoint_interval",
+                "to be given together with failures.align_before_checkpoint (it only sets the interval that alignment computes with)",
+                "no align_before_checkpoint",
+            ))
+        }
+        (Some(before), interval) => {
+            if let Some(i) = interval.filter(|i| *i <= before) {
+                return Err(SpecError::invalid(
+                    path,
+                    "failures.injector_checkpoint_interval",
+                    &format!("an interval longer than align_before_checkpoint ({before}): the injector would never find time to inject"),
+                    i.to_string(),
+                ));
+            }
+            Alignment::BeforeCheckpoint(InjectorClock { before, interval })
+        }
+    };
     Ok(FailurePlan {
         kind,
         schedule,
-        align_before_checkpoint: opt(
-            "failures.align_before_checkpoint",
-            &f.align_before_checkpoint,
-        )?,
+        alignment,
         second_failover: SecondFailover::Model,
     })
 }

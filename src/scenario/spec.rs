@@ -168,6 +168,8 @@ pub struct FailuresSpec {
     pub task_managers: Option<u32>,
     pub down_for: Option<DurationValue>,
     pub align_before_checkpoint: Option<DurationValue>,
+    /// The checkpoint interval the injector computes its wait with (default: the job's own).
+    pub injector_checkpoint_interval: Option<DurationValue>,
     /// `link_outage`: the name of the WAN link that goes down (for `down_for`).
     pub link: Option<String>,
 }

@@ -97,6 +97,18 @@ fn negative_and_absurd_values_are_rejected_with_the_key() {
         &GOOD.replace("seed = 1", "seed = 1\ntick = \"3ms\""),
         &["scenario.tick"],
     );
+    let failures = "\n[failures]\nkind = \"network_delay\"\ndelay_duration = \"30s\"\nschedule = \"periodic\"\nevery = \"120s\"\n";
+    assert_bad_input(
+        &format!("{GOOD}{failures}injector_checkpoint_interval = \"10s\"\n"),
+        &[
+            "failures.injector_checkpoint_interval",
+            "align_before_checkpoint",
+        ],
+    );
+    assert_bad_input(
+        &format!("{GOOD}{failures}align_before_checkpoint = \"5s\"\ninjector_checkpoint_interval = \"5s\"\n"),
+        &["failures.injector_checkpoint_interval", "never find time"],
+    );
     // YSB models the JVM heap ([capacity.gc]): Flink would not start a 512-MB TaskManager.
     assert_bad_input(
         &GOOD.replace("memory_mb = 4096", "memory_mb = 512"),

@@ -157,3 +157,30 @@ fn task_managers_arriving_during_a_deployment_cost_a_restart() {
     assert_eq!(twin.restarts() - before, 3, "{:?}", twin.events());
     assert_eq!(twin.parallelism()[0], 22);
 }
+
+/// reactive35's job runs 20-s checkpoints while the experiment's injector computes with the
+/// scenario's 10 s (research/demeter.md §3.2): every injection lands 5 s after an
+/// acknowledgement, not 5 s before the next completion as it does for a 10-s job.
+#[test]
+fn reactive35_failures_land_five_seconds_after_an_ack() {
+    let result = run("scenarios/quick.toml", "reactive35");
+    let events = result.twin.events();
+    let injected: Vec<f64> = events
+        .iter()
+        .filter(|e| e.kind == "failure_injected")
+        .map(|e| e.time.as_secs_f64())
+        .collect();
+    assert!(!injected.is_empty(), "no failure injected");
+    for at in injected {
+        let ack = events
+            .iter()
+            .filter(|e| e.kind == "checkpoint_completed" && e.time.as_secs_f64() <= at)
+            .map(|e| e.time.as_secs_f64())
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            (at - ack - 5.0).abs() < 1e-6,
+            "injected {} s after the ack",
+            at - ack
+        );
+    }
+}

@@ -54,7 +54,7 @@ fn one_delay_at(t_s: u64) -> FailurePlan {
             duration: SimDuration::from_secs(30),
         },
         schedule: FailureSchedule::At(vec![SimTime::from_secs(t_s)]),
-        align_before_checkpoint: None,
+        alignment: Alignment::None,
         second_failover: SecondFailover::Model,
     }
 }
@@ -388,7 +388,7 @@ fn task_manager_crash_restarts_after_a_replacement_registers() {
             detection: SimDuration::from_ms(400),
         },
         schedule: FailureSchedule::At(vec![SimTime::from_secs(100)]),
-        align_before_checkpoint: None,
+        alignment: Alignment::None,
         second_failover: SecondFailover::Model,
     };
     let model = ysb();
@@ -439,7 +439,7 @@ fn node_loss_removes_its_task_managers_until_it_returns() {
             down_for: SimDuration::from_secs(120),
         },
         schedule: FailureSchedule::At(vec![SimTime::from_secs(100)]),
-        align_before_checkpoint: None,
+        alignment: Alignment::None,
         second_failover: SecondFailover::Model,
     };
     let mut twin = Twin::new(setup(
@@ -719,7 +719,7 @@ fn a_reactive_deployment_takes_some_cut_off_task_managers_back_late() {
             duration: SimDuration::from_secs(30),
         },
         schedule: FailureSchedule::At((1..=60).map(|k| SimTime::from_secs(300 * k)).collect()),
-        align_before_checkpoint: None,
+        alignment: Alignment::None,
         second_failover: SecondFailover::Model,
     };
     let mut twin = reactive(setup(
@@ -1279,7 +1279,7 @@ fn an_aligned_failure_lands_five_seconds_before_the_next_completion() {
             schedule: FailureSchedule::At(vec![
                 SimTime::ZERO + SimDuration::from_secs_f64(due.min(1e6)),
             ]),
-            align_before_checkpoint: Some(SimDuration::from_secs(5)),
+            alignment: Alignment::BeforeCheckpoint(InjectorClock::experiments()),
             ..one_delay_at(0)
         };
         let mut twin = Twin::new(setup(
@@ -1314,5 +1314,104 @@ fn an_aligned_failure_lands_five_seconds_before_the_next_completion() {
         (late - (next_ack + 5.0)).abs() < 1e-6,
         "{late} vs {}",
         next_ack + 5.0
+    );
+}
+
+/// The Reactive experiment's injector computed with its properties' 10 s while the job ran 20-s
+/// checkpoints (research/demeter.md §3.2): wait = 10 - (now - ack) - 5, so the failure lands 5 s
+/// after an acknowledgement, 15 s before the next completion.
+#[test]
+fn an_injector_with_its_own_interval_lands_five_seconds_after_an_ack() {
+    let run = |due: f64, interval: Option<u64>| {
+        let mut model = ysb();
+        model.spec.restart.second_failover = None;
+        let plan = FailurePlan {
+            schedule: FailureSchedule::At(vec![SimTime::ZERO + SimDuration::from_secs_f64(due)]),
+            alignment: Alignment::BeforeCheckpoint(InjectorClock {
+                interval: interval.map(SimDuration::from_secs),
+                ..InjectorClock::experiments()
+            }),
+            ..one_delay_at(0)
+        };
+        let mut twin = Twin::new(setup(
+            model,
+            static_config(24, 20),
+            40_000.0,
+            400,
+            Some(plan),
+        ));
+        twin.advance_until(SimTime::from_secs(400));
+        twin
+    };
+    let acks = event_times(&run(1e6, None), "checkpoint_completed");
+    let ack = acks.iter().copied().find(|&t| t > 200.0).unwrap();
+    let next_ack = acks.iter().copied().find(|&t| t > ack).unwrap();
+    // Due 1 s after an acknowledgement.
+    let own = event_times(&run(ack + 1.0, None), "failure_injected")[0];
+    assert!(
+        (own - (next_ack - 5.0)).abs() < 1e-6,
+        "{own} vs {}",
+        next_ack - 5.0
+    );
+    let properties = event_times(&run(ack + 1.0, Some(10)), "failure_injected")[0];
+    assert!(
+        (properties - (ack + 5.0)).abs() < 1e-6,
+        "{properties} vs {}",
+        ack + 5.0
+    );
+}
+
+/// A replay's recorded injections were aligned by the injector: the twin takes its checkpoint
+/// where the recorded job's last one completed (interval - 5 s before the injection), whatever
+/// its own checkpoint phase, so each failover replays the recorded amount of work.
+#[test]
+fn a_replayed_injection_finds_the_recorded_checkpoint_phase() {
+    let dues = [600.0, 1213.4, 1827.9];
+    let run = |alignment: Alignment| {
+        let mut model = ysb();
+        model.spec.restart.second_failover = None;
+        let plan = FailurePlan {
+            schedule: FailureSchedule::At(
+                dues.iter()
+                    .map(|&d| SimTime::ZERO + SimDuration::from_secs_f64(d))
+                    .collect(),
+            ),
+            alignment,
+            ..one_delay_at(0)
+        };
+        let mut twin = Twin::new(setup(
+            model,
+            static_config(24, 30),
+            40_000.0,
+            2_100,
+            Some(plan),
+        ));
+        twin.advance_until(SimTime::from_secs(2_100));
+        twin
+    };
+    let last_ack_before = |twin: &Twin, t: f64| {
+        event_times(twin, "checkpoint_completed")
+            .into_iter()
+            .filter(|&a| a <= t)
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let replayed = run(Alignment::Recorded(InjectorClock::experiments()));
+    let own_phase = run(Alignment::None);
+    let injected = event_times(&replayed, "failure_injected");
+    assert_eq!(injected.len(), 3);
+    let mut own_offsets = Vec::new();
+    for (&due, &at) in dues.iter().zip(&injected) {
+        assert!((at - due).abs() < 1e-6, "injected when due: {at} vs {due}");
+        let since = at - last_ack_before(&replayed, at);
+        // 25 s, up to the checkpoint's alignment and upload beyond its base duration.
+        assert!(
+            (24.5..25.5).contains(&since),
+            "last ack {since} s before {at}"
+        );
+        own_offsets.push(at - last_ack_before(&own_phase, at));
+    }
+    assert!(
+        own_offsets.iter().any(|s| !(24.5..25.5).contains(s)),
+        "the twin's own phase happens to match: {own_offsets:?}"
     );
 }

@@ -18,6 +18,7 @@ impl Twin {
             self.now + SimDuration::from_ms(delay_ms),
             Event::CheckpointTrigger {
                 attempt: self.attempt,
+                timer: self.checkpoint_timer,
             },
         );
     }
@@ -28,6 +29,7 @@ impl Twin {
             at,
             Event::CheckpointTrigger {
                 attempt: self.attempt,
+                timer: self.checkpoint_timer,
             },
         );
     }
@@ -80,6 +82,19 @@ impl Twin {
                 },
             );
         }
+    }
+
+    /// A replay's recorded phase: drop the checkpoint in flight, take one now and run the
+    /// periodic timer from here (Flink's coordinator keeps one fixed phase per job start).
+    pub(super) fn rephase_checkpoints(&mut self) {
+        if self.status != JobStatus::Running {
+            return;
+        }
+        if let Some(p) = self.pending_checkpoint.take() {
+            self.log("checkpoint_failed", format!("id {}: rephased", p.id));
+        }
+        self.checkpoint_timer += 1;
+        self.trigger_checkpoint();
     }
 
     pub(super) fn state_mb_per_subtask(&self) -> f64 {

@@ -5,7 +5,7 @@ use rand::Rng;
 
 use super::{Event, JobStatus, Twin};
 use crate::flink::config::SchedulerMode;
-use crate::flink::failure::{FailureKind, SecondFailover};
+use crate::flink::failure::{Alignment, FailureKind, InjectorClock, SecondFailover};
 use crate::time::SimDuration;
 
 impl Twin {
@@ -28,30 +28,30 @@ impl Twin {
             );
             return;
         }
-        if plan.align_before_checkpoint.is_some() {
-            self.align_failure(index);
-        } else {
-            self.inject(index);
+        match plan.alignment {
+            Alignment::BeforeCheckpoint(_) => self.align_failure(index),
+            Alignment::None | Alignment::Recorded(_) => self.inject(index),
         }
     }
 
     /// The experiments' injector (dos-group/demeter `Graph.java`, EXECUTE and PROFILE): wait =
     /// interval - (now - last ack) - before; if positive it sleeps that long and injects,
     /// otherwise it polls until the next checkpoint completes and computes again, so the
-    /// failure always lands `before` ahead of the next completion, never while one is due.
+    /// failure always lands `before` ahead of the completion it expects, never while one is due.
     pub(super) fn align_failure(&mut self, index: usize) {
-        let before = self
-            .setup
-            .failures
-            .as_ref()
-            .and_then(|p| p.align_before_checkpoint)
-            .unwrap_or(SimDuration::ZERO);
+        let clock = match self.setup.failures.as_ref().map(|p| p.alignment) {
+            Some(Alignment::BeforeCheckpoint(clock)) => clock,
+            _ => InjectorClock::experiments(),
+        };
         let Some(c) = self.completed else {
             self.inject(index);
             return;
         };
         let since_ack = self.now.since(c.completed_at).as_secs_f64();
-        let wait = self.config.checkpoint_interval.as_secs_f64() - since_ack - before.as_secs_f64();
+        let wait = clock
+            .after_ack(self.config.checkpoint_interval)
+            .as_secs_f64()
+            - since_ack;
         if wait > 0.0 {
             self.queue.schedule(
                 self.now + SimDuration::from_secs_f64(wait),
@@ -60,6 +60,28 @@ impl Twin {
         } else {
             self.failure_awaiting_checkpoint = Some(index);
         }
+    }
+
+    /// A replay (`Alignment::Recorded`): the recorded injection at due time T was aligned by the
+    /// injector, so the recorded job's last completion was `after_ack` before T. Schedule a
+    /// checkpoint so that the twin's completes there too (triggered its base duration earlier).
+    pub(super) fn plan_rephase(&mut self, index: usize) {
+        let Some(Alignment::Recorded(clock)) = self.setup.failures.as_ref().map(|p| p.alignment)
+        else {
+            return;
+        };
+        let due = self.due[index];
+        let base =
+            SimDuration::from_secs_f64(self.setup.model.spec.checkpoint.duration_base_ms / 1000.0);
+        let trigger_at = due
+            .saturating_sub(clock.after_ack(self.config.checkpoint_interval))
+            .saturating_sub(base);
+        self.queue.schedule(
+            trigger_at.max(self.now),
+            Event::CheckpointRephase {
+                attempt: self.attempt,
+            },
+        );
     }
 
     pub(super) fn inject(&mut self, index: usize) {

@@ -28,7 +28,7 @@ use rand_distr::Normal;
 use super::colocation;
 use super::config::{JobConfig, SchedulerMode};
 use super::edge::{EdgeState, EnergyTotals};
-use super::failure::FailurePlan;
+use super::failure::{Alignment, FailurePlan};
 use super::graph::JobGraph;
 use super::kafka_metrics::SampledStat;
 use super::latency_metric::LatencyReservoir;
@@ -39,6 +39,10 @@ use crate::rng::{stream, SimRng};
 use crate::runfolder::Series;
 use crate::time::{SimDuration, SimTime};
 use metrics::latency_path;
+
+/// How long before a replay's recorded injection its checkpoint phase is planned: longer than
+/// the longest checkpoint interval the experiments configured (90 s) plus the checkpoint.
+const REPHASE_LOOKAHEAD: SimDuration = SimDuration::from_secs(150);
 
 /// Everything fixed for one run.
 pub struct TwinSetup {
@@ -82,6 +86,8 @@ enum RestartCause {
 enum Event {
     CheckpointTrigger {
         attempt: u64,
+        /// The periodic timer this trigger belongs to (a rephase starts a new one).
+        timer: u64,
     },
     CheckpointComplete {
         attempt: u64,
@@ -93,6 +99,14 @@ enum Event {
     },
     FailureDue {
         index: usize,
+    },
+    /// A replay's recorded injection is near: plan the checkpoint the recorded job had taken.
+    RephasePlan {
+        index: usize,
+    },
+    /// Take a checkpoint now and run the periodic timer from here (a replay's recorded phase).
+    CheckpointRephase {
+        attempt: u64,
     },
     FailureInject {
         index: usize,
@@ -265,6 +279,8 @@ pub struct Twin {
 
     // Checkpoints.
     next_checkpoint_id: u64,
+    /// The live periodic checkpoint timer; triggers of older timers are ignored.
+    checkpoint_timer: u64,
     pending_checkpoint: Option<PendingCheckpoint>,
     completed: Option<CompletedCheckpoint>,
     pending_redeploy: Option<PendingRedeploy>,
@@ -396,6 +412,7 @@ impl Twin {
             consumers_started: false,
             resume_not_before: SimTime::ZERO,
             next_checkpoint_id: 1,
+            checkpoint_timer: 0,
             pending_checkpoint: None,
             completed: None,
             pending_redeploy: None,
@@ -433,8 +450,18 @@ impl Twin {
             setup,
         };
         twin.apply_parallelism();
+        let recorded = matches!(
+            twin.setup.failures.as_ref().map(|p| p.alignment),
+            Some(Alignment::Recorded(_))
+        );
         for (i, t) in twin.due.clone().into_iter().enumerate() {
             twin.queue.schedule(t, Event::FailureDue { index: i });
+            if recorded {
+                twin.queue.schedule(
+                    t.saturating_sub(REPHASE_LOOKAHEAD),
+                    Event::RephasePlan { index: i },
+                );
+            }
         }
         twin.start_checkpoint_scheduler();
         twin.log(
@@ -644,8 +671,14 @@ impl Twin {
 
     fn handle(&mut self, ev: Event) {
         match ev {
-            Event::CheckpointTrigger { attempt } if attempt == self.attempt => {
+            Event::CheckpointTrigger { attempt, timer }
+                if attempt == self.attempt && timer == self.checkpoint_timer =>
+            {
                 self.trigger_checkpoint()
+            }
+            Event::RephasePlan { index } => self.plan_rephase(index),
+            Event::CheckpointRephase { attempt } if attempt == self.attempt => {
+                self.rephase_checkpoints()
             }
             Event::CheckpointComplete { attempt, id } if attempt == self.attempt => {
                 if let Some(p) = self.pending_checkpoint.filter(|p| p.id == id) {
