@@ -24,7 +24,7 @@ echo
 echo "## Catch-up, failed twice and profiling runs per recorded run (report.md)"
 for r in "$OUT"/fidelity/*/; do
   echo "### $(basename "$r")"
-  grep -E "catch-up \(CPU|failure to processing|Kafka metrics back|CPU load while|peak 3-s CPU|latency-seconds above|^Failed twice|capacity where|not recovered \(stored|recovery where both" "$r/report.md" || true
+  grep -E "catch-up \(CPU|failure to processing|Kafka metrics back|CPU load while|peak 3-s CPU|latency-seconds above|^Failed twice|capacity where|not recovered \(stored|recovery where both|30-s step" "$r/report.md" || true
 done
 echo
 echo "## Policies on ysb_failures, seed 42 (README Policies table)"

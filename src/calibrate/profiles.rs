@@ -196,6 +196,21 @@ pub fn compare(
 /// up: its throughput is its capacity.
 pub const SHORT_OF_LOAD: f64 = 0.9;
 
+/// Recovered profiles fall in steps of the Kafka metrics' 30-s sample window
+/// (`metrics.sample.window.ms`): the restarted consumers' records-lag-max and
+/// records-consumed-rate forget the catch-up one sample at a time. The recorded steps sit at
+/// 84-101, 115-125, 148-158 ... s (docs/latency_tail.md, session 13); these are the upper ends of
+/// the first and second, 30 s apart.
+pub const RECOVERY_STEP_ENDS_S: [f64; 2] = [105.0, 135.0];
+
+/// Which step a recovered profile's recovery falls in: 0 = first, 1 = second, 2 = later.
+fn recovery_step(recovery_s: f64) -> usize {
+    RECOVERY_STEP_ENDS_S
+        .iter()
+        .position(|&end| recovery_s < end)
+        .unwrap_or(RECOVERY_STEP_ENDS_S.len())
+}
+
 /// How the twin's profiles compare with the recorded ones.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ProfileSummary {
@@ -216,6 +231,10 @@ pub struct ProfileSummary {
     /// mean absolute difference, s.
     pub recovery_bias_s: Option<f64>,
     pub recovery_mae_s: Option<f64>,
+    /// Recovered profiles (each side on its own) in the first, second and later 30-s step
+    /// ([`RECOVERY_STEP_ENDS_S`]), recorded / simulated.
+    pub recovered_steps_recorded: [usize; 3],
+    pub recovered_steps_simulated: [usize; 3],
 }
 
 /// Summarizes [`compare`]'s rows (`cap_s`: the stored value for "not recovered").
@@ -241,6 +260,13 @@ pub fn summarize(rows: &[ProfileComparison], cap_s: f64) -> ProfileSummary {
         .map(|(r, v)| r.simulated_recovery_s - v)
         .collect();
     let absolute: Vec<f64> = differences.iter().map(|d| d.abs()).collect();
+    let steps = |values: &mut dyn Iterator<Item = f64>| {
+        let mut counts = [0; 3];
+        values
+            .filter(|v| !lost(*v))
+            .for_each(|v| counts[recovery_step(v)] += 1);
+        counts
+    };
     ProfileSummary {
         profiles: rows.len(),
         short_recorded: rows
@@ -265,7 +291,13 @@ pub fn summarize(rows: &[ProfileComparison], cap_s: f64) -> ProfileSummary {
             .count(),
         recovery_bias_s: stats::mean(&differences),
         recovery_mae_s: stats::mean(&absolute),
+        recovered_steps_recorded: steps(&mut with.iter().map(|(_, v)| *v)),
+        recovered_steps_simulated: steps(&mut with.iter().map(|(r, _)| r.simulated_recovery_s)),
     }
+}
+
+fn steps_text(counts: [usize; 3]) -> String {
+    format!("{} - {} - {}", counts[0], counts[1], counts[2])
 }
 
 /// The report section: the summary and one row per profile.
@@ -278,7 +310,8 @@ pub fn render(rows: &[ProfileComparison], s: &ProfileSummary) -> String {
          | short of the load (throughput < {SHORT_OF_LOAD} x offered), both sides: {} | {} / {} |\n\
          | capacity where both are short, median simulated / recorded | {} |\n\
          | not recovered (stored 360 s) of {} with a stored recovery, both sides: {} | {} / {} |\n\
-         | recovery where both recovered, mean simulated - recorded / mean absolute difference, s | {} / {} |\n\n\
+         | recovery where both recovered, mean simulated - recorded / mean absolute difference, s | {} / {} |\n\
+         | recovered in the Kafka metrics' first / second / later 30-s step (< {:.0} / < {:.0} / later s) | {} / {} |\n\n\
          | start (epoch s) | scale-out x slots | cpu | memory MB | chkInt s | offered rec/s | throughput rec / sim | latency ms rec / sim | recovery s rec / sim |\n\
          |--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
         s.profiles,
@@ -292,6 +325,10 @@ pub fn render(rows: &[ProfileComparison], s: &ProfileSummary) -> String {
         s.unrecovered_simulated,
         opt(s.recovery_bias_s, 0),
         opt(s.recovery_mae_s, 0),
+        RECOVERY_STEP_ENDS_S[0],
+        RECOVERY_STEP_ENDS_S[1],
+        steps_text(s.recovered_steps_recorded),
+        steps_text(s.recovered_steps_simulated),
     );
     for r in rows {
         out.push_str(&format!(
@@ -413,5 +450,21 @@ mod tests {
         );
         assert_eq!(s.recovery_bias_s, Some(5.0));
         assert_eq!(s.recovery_mae_s, Some(15.0));
+        // Recovered: recorded 100 (first), 90 (first); simulated 120 (second), 80 (first) and
+        // 95 for the profile without a stored recovery, which is not counted.
+        assert_eq!(s.recovered_steps_recorded, [2, 0, 0]);
+        assert_eq!(s.recovered_steps_simulated, [1, 1, 0]);
+    }
+
+    #[test]
+    fn recovery_steps_are_thirty_seconds_wide() {
+        assert_eq!(recovery_step(88.0), 0);
+        assert_eq!(recovery_step(104.9), 0);
+        assert_eq!(recovery_step(105.0), 1);
+        assert_eq!(recovery_step(125.0), 1);
+        assert_eq!(recovery_step(135.0), 2);
+        assert_eq!(recovery_step(215.0), 2);
+        let text = render(&[], &summarize(&[], 360.0));
+        assert!(text.contains("first / second / later 30-s step (< 105 / < 135 / later s) | 0 - 0 - 0 / 0 - 0 - 0 |"), "{text}");
     }
 }
